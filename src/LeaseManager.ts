@@ -1,0 +1,274 @@
+/**
+ * The user-facing service: acquire, try, run under, inspect and break leases.
+ *
+ * `LeaseManager.layer` builds it on any `LeaseProvider` layer:
+ *
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { LeaseManager } from "distributed-leasing"
+ * import { MemoryLeaseProvider } from "distributed-leasing/memory"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const leases = yield* LeaseManager
+ *     const lease = yield* leases.acquire("nightly-report", { duration: "30 seconds" })
+ *     yield* Effect.log(`holding with fencing token ${lease.fencingToken}`)
+ *   }) // <- scope closes: renewal stops and the lease is released
+ * )
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(LeaseManager.layer.pipe(Layer.provide(MemoryLeaseProvider.layer())))))
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
+import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import * as Acquire from "./internal/acquire.ts"
+import * as Runtime from "./internal/leaseRuntime.ts"
+import { validateName } from "./internal/names.ts"
+import { Lease } from "./Lease.ts"
+import {
+  type InvalidLeaseOptionsError,
+  InvalidLeaseOptionsError as InvalidOptions,
+  type LeaseAcquisitionTimeoutError,
+  type LeaseLostError,
+  type ProviderUnavailableError
+} from "./LeaseError.ts"
+import * as LeaseOptions from "./LeaseOptions.ts"
+import { type LeaseInfo, LeaseProvider, type LeaseProviderShape } from "./LeaseProvider.ts"
+
+/**
+ * What `acquire` can fail with.
+ *
+ * @since 0.1.0
+ */
+export type AcquireError = LeaseAcquisitionTimeoutError | ProviderUnavailableError | InvalidLeaseOptionsError
+
+/**
+ * Settings of a manager.
+ *
+ * @since 0.1.0
+ */
+export interface LeaseManagerConfig {
+  /** Identifies this process as a holder. Default `host:pid:random`. */
+  readonly holderId?: string | undefined
+  /** Options applied to every lease, under the per-call options. */
+  readonly defaults?: LeaseOptions.LeaseOptions | undefined
+}
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ */
+export interface LeaseManagerShape {
+  /** This manager's holder id. */
+  readonly holderId: string
+  /** The provider it talks to. */
+  readonly provider: LeaseProviderShape
+  /**
+   * Acquires `name`, waiting while it is held elsewhere (up to `options.timeout`, default: forever). The lease is
+   * bound to the caller's `Scope`. Interrupting the wait leaves nothing held.
+   */
+  readonly acquire: (
+    name: string,
+    options?: LeaseOptions.LeaseOptions
+  ) => Effect.Effect<Lease, AcquireError, Scope.Scope>
+  /** Exactly one attempt: `Some(lease)` if granted, `None` if held elsewhere. */
+  readonly tryAcquire: (
+    name: string,
+    options?: LeaseOptions.LeaseOptions
+  ) => Effect.Effect<Option.Option<Lease>, ProviderUnavailableError | InvalidLeaseOptionsError, Scope.Scope>
+  /**
+   * Acquires `name`, runs `use` while holding it, then releases it. If the lease is lost first, `use` is
+   * interrupted and the result fails with `LeaseLostError`.
+   */
+  readonly withLease: <A, E, R>(
+    name: string,
+    use: Effect.Effect<A, E, R> | ((lease: Lease) => Effect.Effect<A, E, R>),
+    options?: LeaseOptions.LeaseOptions
+  ) => Effect.Effect<A, E | AcquireError | LeaseLostError, Exclude<R, Scope.Scope>>
+  /** Who holds `name` now, per the store. */
+  readonly inspect: (name: string) => Effect.Effect<LeaseInfo, ProviderUnavailableError | InvalidLeaseOptionsError>
+  /** Forcibly frees `name`, whoever holds it (an operator action). Returns whether a holder was evicted. */
+  readonly breakLease: (name: string) => Effect.Effect<boolean, ProviderUnavailableError | InvalidLeaseOptionsError>
+  /** Leases currently held through this manager. */
+  readonly held: Effect.Effect<ReadonlyArray<Lease>>
+}
+
+/**
+ * A holder id that tells operators where a lease is held: `host:pid:random`.
+ *
+ * @since 0.1.0
+ */
+export const defaultHolderId = (): string => `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`
+
+/**
+ * Resolves options for one lease and checks them against the provider's limits.
+ *
+ * @since 0.1.0
+ */
+export const resolveOptions = (
+  provider: LeaseProviderShape,
+  name: string,
+  ...layers: ReadonlyArray<LeaseOptions.LeaseOptions | undefined>
+): Effect.Effect<LeaseOptions.ResolvedLeaseOptions, InvalidLeaseOptionsError> =>
+  Effect.gen(function* () {
+    const resolved = yield* LeaseOptions.resolve(LeaseOptions.merge(...layers), name)
+    const { minDuration, maxDuration } = provider.capabilities
+    const outOfRange =
+      (minDuration !== undefined && Duration.isLessThan(resolved.duration, minDuration)) ||
+      (maxDuration !== undefined && Duration.isGreaterThan(resolved.duration, maxDuration))
+    if (outOfRange) {
+      return yield* new InvalidOptions({
+        leaseName: name,
+        provider: provider.name,
+        field: "duration",
+        detail:
+          `the ${provider.name} provider can hold leases from ` +
+          `${minDuration === undefined ? "0" : Duration.format(minDuration)} to ` +
+          `${maxDuration === undefined ? "unlimited" : Duration.format(maxDuration)}, ` +
+          `got ${Duration.format(resolved.duration)}`
+      })
+    }
+    return resolved
+  })
+
+/**
+ * Builds a manager on the `LeaseProvider` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManagerShape, never, LeaseProvider> =>
+  Effect.gen(function* () {
+    const provider = yield* LeaseProvider
+    const holderId = config.holderId ?? defaultHolderId()
+    const live = new Set<Lease>()
+
+    const acquireWith = (name: string, options: LeaseOptions.LeaseOptions | undefined, once: boolean) =>
+      Effect.gen(function* () {
+        yield* validateName(name, provider.name)
+        const resolved = yield* resolveOptions(provider, name, config.defaults, options)
+        const parent = yield* Effect.scope
+        const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
+        // Uninterruptible except while waiting (`restore`): a grant is always turned into a lease registered on
+        // the caller's scope before an interruption can take effect, so nothing is ever left held unseen.
+        return yield* Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            const grant = yield* Acquire.waitForGrant(args, once, restore)
+            if (Option.isNone(grant)) return Option.none<Lease>()
+            const runtime = yield* Runtime.start({
+              name,
+              holderId: args.holderId,
+              provider,
+              options: resolved,
+              grant: grant.value,
+              parent,
+              onEnd: () => live.delete(lease)
+            })
+            const lease = new Lease(runtime)
+            live.add(lease)
+            return Option.some(lease)
+          })
+        )
+      })
+
+    const acquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
+      acquireWith(name, options, false).pipe(
+        // waitForGrant returns None only in `once` mode, so this is a grant.
+        Effect.flatMap((lease) => (Option.isSome(lease) ? Effect.succeed(lease.value) : Effect.die("unreachable")))
+      )
+
+    const tryAcquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
+      acquireWith(name, options, true).pipe(
+        Effect.catchTag("LeaseAcquisitionTimeoutError", () => Effect.succeed(Option.none<Lease>()))
+      )
+
+    const withLease = <A, E, R>(
+      name: string,
+      use: Effect.Effect<A, E, R> | ((lease: Lease) => Effect.Effect<A, E, R>),
+      options?: LeaseOptions.LeaseOptions
+    ): Effect.Effect<A, E | AcquireError | LeaseLostError, Exclude<R, Scope.Scope>> =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const lease = yield* acquire(name, options)
+          const work = typeof use === "function" ? use(lease) : use
+          return yield* Effect.raceFirst(work, Effect.flatMap(lease.lost, Effect.fail))
+        })
+      )
+
+    const inspect = (name: string) => validateName(name, provider.name).pipe(Effect.andThen(provider.inspect(name)))
+
+    const breakLease = (name: string) =>
+      validateName(name, provider.name).pipe(Effect.andThen(provider.breakLease(name)))
+
+    const shape: LeaseManagerShape = {
+      holderId,
+      provider,
+      acquire,
+      tryAcquire,
+      withLease,
+      inspect,
+      breakLease,
+      held: Effect.sync(() => Array.from(live))
+    }
+    return shape
+  })
+
+/**
+ * The lease manager service. `yield* LeaseManager` gives the service; the statics build it and call it.
+ *
+ * @since 0.1.0
+ */
+export class LeaseManager extends Context.Service<LeaseManager, LeaseManagerShape>()(
+  "distributed-leasing/LeaseManager"
+) {
+  /** A manager with a generated holder id and the default options. Needs a `LeaseProvider`. */
+  static readonly layer: Layer.Layer<LeaseManager, never, LeaseProvider> = Layer.effect(LeaseManager, make())
+
+  /** A manager with the given holder id and default options. Needs a `LeaseProvider`. */
+  static readonly layerWith = (config: LeaseManagerConfig): Layer.Layer<LeaseManager, never, LeaseProvider> =>
+    Layer.effect(LeaseManager, make(config))
+
+  /** Builds a manager value (for several holders in one process, e.g. in tests). */
+  static readonly make = make
+
+  /** `acquire` on the manager in context. */
+  static readonly acquire = (
+    name: string,
+    options?: LeaseOptions.LeaseOptions
+  ): Effect.Effect<Lease, AcquireError, LeaseManager | Scope.Scope> =>
+    LeaseManager.use((manager) => manager.acquire(name, options))
+
+  /** `tryAcquire` on the manager in context. */
+  static readonly tryAcquire = (
+    name: string,
+    options?: LeaseOptions.LeaseOptions
+  ): Effect.Effect<
+    Option.Option<Lease>,
+    ProviderUnavailableError | InvalidLeaseOptionsError,
+    LeaseManager | Scope.Scope
+  > => LeaseManager.use((manager) => manager.tryAcquire(name, options))
+
+  /** `withLease` on the manager in context. */
+  static readonly withLease = <A, E, R>(
+    name: string,
+    use: Effect.Effect<A, E, R> | ((lease: Lease) => Effect.Effect<A, E, R>),
+    options?: LeaseOptions.LeaseOptions
+  ): Effect.Effect<A, E | AcquireError | LeaseLostError, Exclude<R, Scope.Scope> | LeaseManager> =>
+    LeaseManager.use((manager) => manager.withLease(name, use, options))
+
+  /** `inspect` on the manager in context. */
+  static readonly inspect = (
+    name: string
+  ): Effect.Effect<LeaseInfo, ProviderUnavailableError | InvalidLeaseOptionsError, LeaseManager> =>
+    LeaseManager.use((manager) => manager.inspect(name))
+
+  /** `breakLease` on the manager in context. */
+  static readonly breakLease = (
+    name: string
+  ): Effect.Effect<boolean, ProviderUnavailableError | InvalidLeaseOptionsError, LeaseManager> =>
+    LeaseManager.use((manager) => manager.breakLease(name))
+}

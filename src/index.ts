@@ -1,0 +1,53 @@
+/**
+ * `distributed-leasing`: time-bounded, renewable, exclusive leases on Effect 4.
+ *
+ * The core: the lease manager, the lease, its options, events and errors, and the provider SPI. Providers live
+ * in their own entry points (`distributed-leasing/memory`, `/redis`, ...) so importing the core loads no SDK.
+ *
+ * @since 0.1.0
+ */
+export { isLease, Lease, type LeaseState } from "./Lease.ts"
+export {
+  InvalidLeaseOptionsError,
+  isLeaseError,
+  LeaseAcquisitionTimeoutError,
+  LeaseConflictError,
+  type LeaseError,
+  LeaseLostError,
+  type LeaseLostReason,
+  LeaseLostReasons,
+  type LeaseOperation,
+  LeaseRenewalError,
+  ProviderUnavailableError
+} from "./LeaseError.ts"
+export { LeaseEvent } from "./LeaseEvent.ts"
+export {
+  type AcquireError,
+  defaultHolderId,
+  LeaseManager,
+  type LeaseManagerConfig,
+  type LeaseManagerShape
+} from "./LeaseManager.ts"
+export {
+  DurationInput,
+  defaults as defaultLeaseOptions,
+  type LeaseOptions,
+  LeaseOptionsSchema,
+  merge as mergeLeaseOptions,
+  type ResolvedLeaseOptions,
+  resolve as resolveLeaseOptions
+} from "./LeaseOptions.ts"
+export {
+  type Acquired,
+  type AcquireRequest,
+  type AcquireResult,
+  acquired,
+  free,
+  type Held,
+  held,
+  type LeaseInfo,
+  LeaseProvider,
+  type LeaseProviderCapabilities,
+  type LeaseProviderShape,
+  type Renewed
+} from "./LeaseProvider.ts"

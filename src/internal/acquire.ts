@@ -1,0 +1,210 @@
+/**
+ * Taking a lease: single attempts, and the wait between them (design §3.3).
+ *
+ * - Each attempt is bounded by `attemptTimeout` and is **not** cut short by an interruption of the caller: a
+ *   request already sent finishes, and if it won, the lease is registered on the caller's scope (and so
+ *   released) before the interruption takes effect. An attempt cut short by its own timeout may still have won in
+ *   the store; since the core chose its lease id, a release of that id is sent right away to undo it.
+ * - Between attempts the wait is interruptible. While the lease is held elsewhere we sleep until the holder's
+ *   known expiry, capped by an exponential backoff with jitter, and wake at once on the provider's push signal
+ *   (`waitForRelease`). There is no fixed poll.
+ * - A store that keeps failing is retried with backoff (honouring `retryAfter`); `maxConsecutiveFailures`
+ *   failures in a row turn a dead store into a clear error instead of a silent hang. Non-retryable errors fail
+ *   at once.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import { Clock, Duration, Effect, Option, Random } from "effect"
+import {
+  type InvalidLeaseOptionsError,
+  LeaseAcquisitionTimeoutError,
+  type LeaseConflictError,
+  ProviderUnavailableError
+} from "../LeaseError.ts"
+import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
+import type { AcquireResult, LeaseProviderShape } from "../LeaseProvider.ts"
+import { type Grant, monotonicMillis } from "./leaseRuntime.ts"
+
+/** @internal */
+export interface AcquireArgs {
+  readonly provider: LeaseProviderShape
+  readonly name: string
+  readonly holderId: string
+  readonly options: ResolvedLeaseOptions
+}
+
+type AttemptOutcome =
+  | { readonly _tag: "Granted"; readonly grant: Grant }
+  | {
+      readonly _tag: "Held"
+      readonly holderId?: string | undefined
+      readonly remaining?: Duration.Duration | undefined
+    }
+
+type AttemptError = ProviderUnavailableError | InvalidLeaseOptionsError
+
+/**
+ * One attempt. Uninterruptible from the outside, bounded by its own timeout.
+ *
+ * @internal
+ */
+export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, AttemptError> =>
+  Effect.gen(function* () {
+    const { provider, name, options } = args
+    const leaseId = randomUUID()
+    const sentAt = yield* monotonicMillis
+    const sentAtWall = yield* Clock.currentTimeMillis
+    const timeoutMs = Duration.toMillis(options.attemptTimeout)
+    let timedOut = false
+    const result: AcquireResult | LeaseConflictError = yield* provider
+      .tryAcquire({ name, holderId: args.holderId, leaseId, duration: options.duration, metadata: options.metadata })
+      .pipe(
+        Effect.catchTag("LeaseConflictError", (error) => Effect.succeed(error)),
+        Effect.interruptible,
+        Effect.timeoutOrElse({
+          duration: options.attemptTimeout,
+          orElse: () =>
+            Effect.suspend(() => {
+              timedOut = true
+              return Effect.fail(
+                new ProviderUnavailableError({
+                  provider: provider.name,
+                  operation: "acquire",
+                  isRetryable: true,
+                  leaseName: name,
+                  leaseId,
+                  detail: `no answer within ${timeoutMs} ms`
+                })
+              )
+            })
+        }),
+        Effect.tapError(() => (timedOut ? undo(args, leaseId) : Effect.void)),
+        Effect.uninterruptible
+      )
+    if (result._tag === "LeaseConflictError") return { _tag: "Held", holderId: result.holderId }
+    if (result._tag === "Held") return { _tag: "Held", holderId: result.holderId, remaining: result.remaining }
+    const confirmedAt = yield* monotonicMillis
+    const ttlMs = Duration.toMillis(result.ttl)
+    if (confirmedAt - sentAt >= ttlMs * options.safetyThreshold) {
+      // The answer came so late that the grant is already past its safety deadline: unusable. Give it back.
+      yield* undo(args, result.leaseId)
+      return yield* new ProviderUnavailableError({
+        provider: provider.name,
+        operation: "acquire",
+        isRetryable: true,
+        leaseName: name,
+        leaseId: result.leaseId,
+        detail: `the grant arrived after ${Math.round(confirmedAt - sentAt)} ms, past its safety deadline`
+      })
+    }
+    const grant: Grant = {
+      leaseId: result.leaseId,
+      fencingToken: result.fencingToken,
+      ttl: result.ttl,
+      sentAt,
+      sentAtWall
+    }
+    return { _tag: "Granted", grant }
+  })
+
+/** Best-effort, background release of a grant we will not use. Ownership-checked by the store, so always safe. */
+const undo = (args: AcquireArgs, leaseId: string): Effect.Effect<void> =>
+  args.provider
+    .release({ name: args.name, leaseId })
+    .pipe(Effect.timeout(args.options.attemptTimeout), Effect.ignore, Effect.forkDetach, Effect.asVoid)
+
+/**
+ * Waits for the lease and returns the grant, registering nothing: the caller turns the grant into a lease
+ * inside the same uninterruptible region (see `LeaseManager`). `restore` makes the waits interruptible.
+ *
+ * `once`: exactly one attempt (tryAcquire, or acquire with timeout 0): `None` when held.
+ *
+ * @internal
+ */
+export const waitForGrant = (
+  args: AcquireArgs,
+  once: boolean,
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+): Effect.Effect<Option.Option<Grant>, AttemptError | LeaseAcquisitionTimeoutError> =>
+  Effect.gen(function* () {
+    const { provider, name, options } = args
+    const started = yield* monotonicMillis
+    const timeoutMs = Duration.toMillis(options.timeout)
+    const deadline = started + timeoutMs
+    const baseBackoff = Duration.toMillis(options.acquireRetryInterval)
+    const maxBackoff = Duration.toMillis(options.maxAcquireRetryInterval)
+    let backoff = baseBackoff
+    let failureBackoff = baseBackoff
+    let failures = 0
+    let attempts = 0
+    let lastHolder: string | undefined
+    // One iteration: register for the push signal, attempt, then wait. Scoped, so each registration ends with
+    // its iteration. Registering before the attempt means a release right after our "held" answer is not missed.
+    const step = Effect.gen(function* () {
+      const released = provider.waitForRelease === undefined ? undefined : yield* provider.waitForRelease(name)
+      attempts++
+      const outcome = yield* Effect.result(attemptOnce(args))
+      let delay: number
+      if (outcome._tag === "Success") {
+        const value = outcome.success
+        if (value._tag === "Granted") return Option.some(value.grant)
+        if (once) return Option.none()
+        failures = 0
+        failureBackoff = baseBackoff
+        lastHolder = value.holderId
+        const capped = released === undefined ? Math.min(backoff, maxBackoff) : Number.POSITIVE_INFINITY
+        backoff = Math.min(backoff * 2, maxBackoff)
+        if (value.remaining !== undefined) {
+          // Wake just after the holder's grant runs out; a little jitter spreads the waiters.
+          const remaining = Duration.toMillis(value.remaining)
+          const untilExpiry = remaining + 1 + (yield* Random.next) * Math.min(50, remaining * 0.05)
+          delay = Math.min(untilExpiry, capped)
+        } else {
+          delay = Number.isFinite(capped) ? yield* jittered(capped) : yield* jittered(Math.min(backoff, maxBackoff))
+        }
+      } else {
+        const error = outcome.failure
+        if (error._tag === "InvalidLeaseOptionsError" || !error.isRetryable || once) return yield* error
+        failures++
+        if (failures >= options.maxConsecutiveFailures) {
+          return yield* new ProviderUnavailableError({
+            provider: provider.name,
+            operation: "acquire",
+            isRetryable: false,
+            leaseName: name,
+            detail: `gave up after ${failures} consecutive store failures; last: ${error.detail}`,
+            cause: error
+          })
+        }
+        yield* Effect.logWarning(`lease acquire attempt failed, retrying: ${error.message}`).pipe(
+          Effect.annotateLogs({ "lease.name": name, "lease.provider": provider.name })
+        )
+        delay = error.retryAfter === undefined ? yield* jittered(failureBackoff) : Duration.toMillis(error.retryAfter)
+        failureBackoff = Math.min(failureBackoff * 2, maxBackoff)
+      }
+      const now = yield* monotonicMillis
+      if (now >= deadline) {
+        // A store that failed on the last attempt says more than "timed out".
+        if (outcome._tag === "Failure") return yield* outcome.failure
+        return yield* new LeaseAcquisitionTimeoutError({
+          leaseName: name,
+          timeout: options.timeout,
+          attempts,
+          holderId: lastHolder,
+          provider: provider.name
+        })
+      }
+      // Never sleep past the deadline: one last attempt is made at the deadline itself.
+      const sleep = Effect.sleep(Duration.millis(Math.max(0, Math.min(delay, deadline - now))))
+      yield* restore(released === undefined ? sleep : Effect.raceFirst(sleep, released))
+      return undefined
+    })
+    while (true) {
+      const done = yield* Effect.scoped(step)
+      if (done !== undefined) return done
+    }
+  })
+
+/** Multiplies by a random factor in [0.8, 1.2), so contenders do not retry in lockstep. */
+const jittered = (ms: number): Effect.Effect<number> => Effect.map(Random.next, (r) => ms * (0.8 + 0.4 * r))

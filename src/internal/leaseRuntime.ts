@@ -1,0 +1,411 @@
+/**
+ * The life of one held lease: its local deadlines, renewal, loss detection and release.
+ *
+ * Time model (design §3.2). All times are read from Effect's `Clock` (so `TestClock` drives them): the monotonic
+ * clock for deadlines, the wall clock only for the `Date`s shown to users. A grant confirmed for `ttl` by a request
+ * *sent* at `s` is trusted locally until
+ *
+ *   validUntil     = s + ttl − drift
+ *   safetyDeadline = s + min(safetyThreshold × ttl, ttl − drift)
+ *
+ * Counting from the send time (not the reply) is what makes the bound safe: the store started its own countdown
+ * no earlier than that. The lease is declared lost when `safetyDeadline` passes without a newer confirmation,
+ * *even if a renewal is still in flight*: the watchdog does not wait for the store. The next renewal is due at
+ * `s + renewInterval`, anchored on the last confirmed grant (the original anchored on the acquisition).
+ *
+ * @internal
+ */
+import { Clock, Deferred, Duration, Effect, Exit, PubSub, Scope, Semaphore, Stream } from "effect"
+import {
+  LeaseLostError,
+  type LeaseLostReason,
+  LeaseRenewalError,
+  ProviderUnavailableError as ProviderUnavailable,
+  type ProviderUnavailableError
+} from "../LeaseError.ts"
+import { LeaseEvent } from "../LeaseEvent.ts"
+import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
+import type { LeaseProviderShape } from "../LeaseProvider.ts"
+
+/**
+ * The state of a lease: `held` until it is `lost` or `released`. Both ends are final.
+ *
+ * @since 0.1.0
+ */
+export type LeaseState = "held" | "lost" | "released"
+
+/** Monotonic milliseconds from the Effect clock. @internal */
+export const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.monotonicTimeNanos, (n) => Number(n) / 1e6)
+
+/** @internal */
+export interface Grant {
+  readonly leaseId: string
+  readonly fencingToken: bigint
+  readonly ttl: Duration.Duration
+  /** Monotonic time at which the acquire request was sent. */
+  readonly sentAt: number
+  /** Wall-clock time at which the acquire request was sent. */
+  readonly sentAtWall: number
+}
+
+/**
+ * Mutable per-lease state. Only this module writes it; fibers of one lease never run truly concurrently (one JS
+ * thread), and every transition is a synchronous check-and-set, so no lock is needed for the state itself. The
+ * semaphore only serialises renewals (automatic and manual) so two never race on the store.
+ *
+ * @internal
+ */
+export interface LeaseRuntime {
+  readonly name: string
+  readonly holderId: string
+  readonly leaseId: string
+  readonly fencingToken: bigint
+  readonly acquiredAt: Date
+  readonly provider: LeaseProviderShape
+  readonly options: ResolvedLeaseOptions
+  readonly scope: Scope.Closeable
+  readonly lost: Deferred.Deferred<LeaseLostError>
+  readonly pubsub: PubSub.PubSub<LeaseEvent>
+  readonly events: Stream.Stream<LeaseEvent>
+  readonly permit: Semaphore.Semaphore
+  state: LeaseState
+  lostError: LeaseLostError | undefined
+  /** Monotonic send time of the last confirmed grant or renewal. */
+  anchor: number
+  validUntil: number
+  safetyDeadline: number
+  expiresAtWall: number
+  lastRenewedAtWall: number
+  renewalCount: number
+  consecutiveFailures: number
+  /** A renewal was attempted and not confirmed since the last confirmation. */
+  unconfirmed: boolean
+  lastSlack: Duration.Duration | undefined
+}
+
+const deadlines = (options: ResolvedLeaseOptions, sentAt: number, ttl: Duration.Duration) => {
+  const ttlMs = Duration.toMillis(ttl)
+  const driftMs = Duration.toMillis(options.drift)
+  return {
+    validUntil: sentAt + ttlMs - driftMs,
+    safetyDeadline: sentAt + Math.min(options.safetyThreshold * ttlMs, ttlMs - driftMs)
+  }
+}
+
+/**
+ * Creates the runtime of a freshly granted lease, registers its release on `scope` and starts its renewal and
+ * watchdog fiber there. Must run uninterruptibly right after the grant, so a grant is never left without a
+ * finalizer.
+ *
+ * @internal
+ */
+export const start = (args: {
+  readonly name: string
+  readonly holderId: string
+  readonly provider: LeaseProviderShape
+  readonly options: ResolvedLeaseOptions
+  readonly grant: Grant
+  readonly parent: Scope.Scope
+  readonly onEnd: (runtime: LeaseRuntime) => void
+}): Effect.Effect<LeaseRuntime> =>
+  Effect.gen(function* () {
+    const { grant, options } = args
+    const scope = yield* Scope.fork(args.parent)
+    // replay: 1 so a subscriber that starts after `acquire` returned still sees the latest event (at first, Acquired).
+    const pubsub = yield* PubSub.unbounded<LeaseEvent>({ replay: 1 })
+    const { validUntil, safetyDeadline } = deadlines(options, grant.sentAt, grant.ttl)
+    const runtime: LeaseRuntime = {
+      name: args.name,
+      holderId: args.holderId,
+      leaseId: grant.leaseId,
+      fencingToken: grant.fencingToken,
+      acquiredAt: new Date(grant.sentAtWall),
+      provider: args.provider,
+      options,
+      scope,
+      lost: yield* Deferred.make<LeaseLostError>(),
+      pubsub,
+      events: Stream.fromPubSub(pubsub).pipe(
+        Stream.takeUntil((event) => event._tag === "Lost" || event._tag === "Released")
+      ),
+      permit: yield* Semaphore.make(1),
+      state: "held",
+      lostError: undefined,
+      anchor: grant.sentAt,
+      validUntil,
+      safetyDeadline,
+      expiresAtWall: grant.sentAtWall + Duration.toMillis(grant.ttl),
+      lastRenewedAtWall: grant.sentAtWall,
+      renewalCount: 0,
+      consecutiveFailures: 0,
+      unconfirmed: false,
+      lastSlack: undefined
+    }
+    yield* PubSub.publish(
+      pubsub,
+      LeaseEvent.Acquired({
+        name: runtime.name,
+        leaseId: runtime.leaseId,
+        fencingToken: runtime.fencingToken,
+        expiresAt: new Date(runtime.expiresAtWall),
+        ttl: grant.ttl
+      })
+    )
+    // Finalizers run in reverse order: the lifecycle fiber (forked below) is interrupted first, then we release.
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => releaseNow(runtime)).pipe(Effect.ensuring(Effect.sync(() => args.onEnd(runtime))))
+    )
+    yield* Effect.forkIn(lifecycle(runtime), scope, { startImmediately: true })
+    yield* Effect.logDebug("lease acquired").pipe(annotate(runtime))
+    return runtime
+  })
+
+const annotate = (runtime: LeaseRuntime) =>
+  Effect.annotateLogs({
+    "lease.name": runtime.name,
+    "lease.id": runtime.leaseId,
+    "lease.provider": runtime.provider.name,
+    "lease.fencing_token": runtime.fencingToken.toString()
+  })
+
+/**
+ * Declares the lease lost (once). Completes `lost`, publishes `Lost`, logs a warning.
+ *
+ * @internal
+ */
+export const markLost = (runtime: LeaseRuntime, reason: LeaseLostReason, detail?: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (runtime.state !== "held") return Effect.void
+    runtime.state = "lost"
+    const error = new LeaseLostError({
+      leaseName: runtime.name,
+      reason,
+      leaseId: runtime.leaseId,
+      provider: runtime.provider.name,
+      detail
+    })
+    runtime.lostError = error
+    return Deferred.succeed(runtime.lost, error).pipe(
+      Effect.andThen(
+        PubSub.publish(runtime.pubsub, LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error }))
+      ),
+      Effect.andThen(Effect.logWarning(`lease lost: ${error.message}`).pipe(annotate(runtime)))
+    )
+  })
+
+/** The error to fail with when an operation needs a held lease and this one is not. */
+const notHeld = (runtime: LeaseRuntime): LeaseLostError =>
+  runtime.lostError ??
+  new LeaseLostError({
+    leaseName: runtime.name,
+    reason: "released",
+    leaseId: runtime.leaseId,
+    provider: runtime.provider.name,
+    detail: "the lease was already released"
+  })
+
+const timeoutError = (runtime: LeaseRuntime, operation: "renew" | "release", after: number) =>
+  new ProviderUnavailable({
+    provider: runtime.provider.name,
+    operation,
+    isRetryable: true,
+    leaseName: runtime.name,
+    leaseId: runtime.leaseId,
+    detail: `no answer within ${after} ms`
+  })
+
+/**
+ * One renewal attempt, bounded by `attemptTimeout` and by the time left before the safety deadline. Serialised
+ * with every other renewal of this lease. A proof of loss from the store marks the lease lost.
+ *
+ * @internal
+ */
+export const renewOnce = (
+  runtime: LeaseRuntime,
+  attempt: number
+): Effect.Effect<void, LeaseRenewalError | LeaseLostError> =>
+  runtime.permit.withPermits(1)(
+    Effect.gen(function* () {
+      if (runtime.state !== "held") return yield* notHeld(runtime)
+      const sentAt = yield* monotonicMillis
+      const sentAtWall = yield* Clock.currentTimeMillis
+      const renewalError = (cause: unknown) =>
+        new LeaseRenewalError({
+          leaseName: runtime.name,
+          leaseId: runtime.leaseId,
+          attempt,
+          provider: runtime.provider.name,
+          cause
+        })
+      const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
+      if (budget <= 0) {
+        return yield* renewalError(timeoutError(runtime, "renew", 0))
+      }
+      runtime.unconfirmed = true
+      const renewed = yield* runtime.provider
+        .renew({ name: runtime.name, leaseId: runtime.leaseId, duration: runtime.options.duration })
+        .pipe(
+          Effect.timeoutOrElse({
+            duration: Duration.millis(budget),
+            orElse: () => Effect.fail(timeoutError(runtime, "renew", budget))
+          }),
+          Effect.catchTag("LeaseLostError", (error) =>
+            markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
+          ),
+          Effect.mapError((error) => (error._tag === "LeaseLostError" ? error : renewalError(error)))
+        )
+      const confirmedAt = yield* monotonicMillis
+      if (runtime.state !== "held") return yield* notHeld(runtime)
+      if (confirmedAt >= runtime.safetyDeadline) {
+        // Too late to count: the watchdog is about to (or did) declare the lease lost.
+        return yield* renewalError(timeoutError(runtime, "renew", confirmedAt - sentAt))
+      }
+      const slack = Duration.millis(Math.max(0, runtime.validUntil - confirmedAt))
+      const next = deadlines(runtime.options, sentAt, renewed.ttl)
+      runtime.anchor = sentAt
+      runtime.validUntil = next.validUntil
+      runtime.safetyDeadline = next.safetyDeadline
+      runtime.expiresAtWall = sentAtWall + Duration.toMillis(renewed.ttl)
+      runtime.lastRenewedAtWall = sentAtWall
+      runtime.renewalCount++
+      runtime.consecutiveFailures = 0
+      runtime.unconfirmed = false
+      runtime.lastSlack = slack
+      yield* PubSub.publish(
+        runtime.pubsub,
+        LeaseEvent.Renewed({
+          name: runtime.name,
+          leaseId: runtime.leaseId,
+          expiresAt: new Date(runtime.expiresAtWall),
+          ttl: renewed.ttl,
+          slack
+        })
+      )
+    })
+  )
+
+/**
+ * Automatic renewal: at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, … while they fall before the
+ * safety deadline. When they are exhausted it waits: the watchdog declares the loss at the deadline.
+ */
+const renewalLoop = (runtime: LeaseRuntime): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const renewMs = Duration.toMillis(runtime.options.renewInterval)
+    const retryMs = Duration.toMillis(runtime.options.retryInterval)
+    while (runtime.state === "held") {
+      const now = yield* monotonicMillis
+      const due = runtime.anchor + renewMs
+      if (now < due) {
+        // A manual renewal may move the anchor while we sleep: re-check after waking.
+        yield* Effect.sleep(Duration.millis(due - now))
+        continue
+      }
+      const anchor = runtime.anchor
+      for (let attempt = 1; runtime.state === "held" && runtime.anchor === anchor; attempt++) {
+        const failure = yield* Effect.flip(renewOnce(runtime, attempt)).pipe(Effect.option)
+        if (failure._tag === "None" || failure.value._tag === "LeaseLostError") break
+        runtime.consecutiveFailures++
+        const delay = retryMs * 2 ** (attempt - 1)
+        const after = yield* monotonicMillis
+        const cause = failure.value.cause
+        const retryable = !(cause instanceof ProviderUnavailable) || cause.isRetryable
+        const willRetry = retryable && attempt <= runtime.options.maxRetries && after + delay < runtime.safetyDeadline
+        yield* PubSub.publish(
+          runtime.pubsub,
+          LeaseEvent.RenewalFailed({
+            name: runtime.name,
+            leaseId: runtime.leaseId,
+            attempt,
+            willRetry,
+            error: failure.value
+          })
+        )
+        yield* Effect.logWarning(
+          `lease renewal failed (attempt ${attempt}, ${willRetry ? "will retry" : "no retry left"}): ${failure.value.message}`
+        ).pipe(annotate(runtime))
+        if (!willRetry) {
+          // Keep trusting the lease until its safety deadline (it is still valid until then), then the watchdog
+          // declares it lost. If a manual renewal succeeds meanwhile, the anchor moves and we resume.
+          yield* Effect.sleep(Duration.millis(Math.max(0, runtime.safetyDeadline - after)))
+          break
+        }
+        yield* Effect.sleep(Duration.millis(delay))
+      }
+    }
+  })
+
+/** Declares the lease lost when its safety deadline passes without a newer confirmation. */
+const watchdog = (runtime: LeaseRuntime): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    while (runtime.state === "held") {
+      const now = yield* monotonicMillis
+      if (now >= runtime.safetyDeadline) {
+        const reason: LeaseLostReason = runtime.unconfirmed ? "unconfirmed" : "expired"
+        const detail = runtime.unconfirmed
+          ? "no renewal was confirmed before the safety deadline"
+          : "the lease reached its safety deadline without renewal"
+        return yield* markLost(runtime, reason, detail)
+      }
+      yield* Effect.sleep(Duration.millis(runtime.safetyDeadline - now))
+    }
+  })
+
+const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
+  runtime.options.autoRenew ? Effect.raceFirst(renewalLoop(runtime), watchdog(runtime)) : watchdog(runtime)
+
+/**
+ * Releases the lease in the store (ownership-checked there), at most once. Runs as the lease scope's finalizer.
+ * A lease lost as `unconfirmed` may still be ours in the store (the store was only unreachable), so it is
+ * released too: waiters then need not wait for it to expire.
+ */
+const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const wasHeld = runtime.state === "held"
+    const mayStillHold = wasHeld || runtime.lostError?.reason === "unconfirmed"
+    if (wasHeld) runtime.state = "released"
+    if (!mayStillHold) return
+    const timeoutMs = Duration.toMillis(runtime.options.attemptTimeout)
+    const attempt = runtime.provider.release({ name: runtime.name, leaseId: runtime.leaseId }).pipe(
+      Effect.timeoutOrElse({
+        duration: runtime.options.attemptTimeout,
+        orElse: () => Effect.fail(timeoutError(runtime, "release", timeoutMs))
+      })
+    )
+    // One retry on a retryable failure: a release that does not reach the store costs waiters a full expiry.
+    const confirmed = yield* attempt.pipe(
+      Effect.catchIf(
+        (error: ProviderUnavailableError) => error.isRetryable,
+        () => attempt
+      ),
+      Effect.tapError((error) =>
+        Effect.logWarning(`lease release failed, it will expire in the store: ${error.message}`).pipe(annotate(runtime))
+      ),
+      Effect.map(() => true),
+      Effect.orElseSucceed(() => false)
+    )
+    if (wasHeld) {
+      yield* PubSub.publish(
+        runtime.pubsub,
+        LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed })
+      )
+      yield* Effect.logDebug("lease released").pipe(annotate(runtime))
+    }
+  })
+
+/**
+ * Releases the lease now (closing its scope: renewal stops, then the store is told). Idempotent.
+ *
+ * @internal
+ */
+export const release = (runtime: LeaseRuntime): Effect.Effect<void> => Scope.close(runtime.scope, Exit.void)
+
+/**
+ * Time left before the safety deadline (zero once it passed or the lease ended).
+ *
+ * @internal
+ */
+export const timeLeft = (runtime: LeaseRuntime): Effect.Effect<Duration.Duration> =>
+  Effect.map(monotonicMillis, (now) =>
+    Duration.millis(runtime.state === "held" ? Math.max(0, runtime.safetyDeadline - now) : 0)
+  )

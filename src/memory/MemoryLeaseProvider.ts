@@ -1,0 +1,207 @@
+/**
+ * The in-memory provider: the reference semantics of the SPI, and the deterministic test double.
+ *
+ * Leases live in a `Map` in this process, with expiry judged by Effect's `Clock`, so the whole library runs under
+ * `TestClock` on it: a test of a 60 s lease takes milliseconds. Use it for single-process apps (several fibers or
+ * workers competing for jobs) and for tests of code that uses leases; it does not coordinate separate processes.
+ *
+ * Semantics every provider copies:
+ * - acquire grants only a free or expired lease and increments the name's fencing counter in the same step; the
+ *   counter survives release, expiry and break;
+ * - renew and release are checked against the lease id; renew resets the remaining time to `duration` exactly;
+ * - a renew after a break reports `broken`, after a takeover `stolen`, after expiry `expired`;
+ * - release wakes waiters at once (`waitForRelease`).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
+import { LeaseLostError } from "../LeaseError.ts"
+import {
+  type AcquireRequest,
+  acquired,
+  free,
+  held,
+  type LeaseInfo,
+  LeaseProvider,
+  type LeaseProviderShape
+} from "../LeaseProvider.ts"
+
+/**
+ * Options of the memory provider.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryLeaseProviderOptions {
+  /** Store per-lease metadata and return it from `inspect`. Default `true`. */
+  readonly metadata?: boolean | undefined
+  /** The provider name used in errors and logs. Default `"memory"`. */
+  readonly name?: string | undefined
+}
+
+interface Entry {
+  readonly leaseId: string
+  readonly holderId: string
+  readonly fencingToken: bigint
+  readonly acquiredAt: number
+  expiresAt: number
+  readonly metadata: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * Builds a memory provider. Each call makes an independent store; share one layer (or value) between the
+ * managers that must see each other.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<LeaseProviderShape> =>
+  Effect.sync(() => {
+    const providerName = options.name ?? "memory"
+    const keepMetadata = options.metadata ?? true
+    const leases = new Map<string, Entry>()
+    const fences = new Map<string, bigint>()
+    // Why a lease id stopped being valid, so a late renewal can say "broken" or "stolen" rather than guess.
+    const endings = new Map<string, { readonly leaseId: string; readonly reason: "broken" | "released" }>()
+    const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
+
+    const current = (name: string, now: number): Entry | undefined => {
+      const entry = leases.get(name)
+      if (entry !== undefined && entry.expiresAt <= now) {
+        leases.delete(name)
+        return undefined
+      }
+      return entry
+    }
+
+    const notify = (name: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const set = waiters.get(name)
+        if (set === undefined) return Effect.void
+        return Effect.forEach(set, (latch) => Deferred.succeed(latch, undefined), { discard: true })
+      })
+
+    const tryAcquire = (request: AcquireRequest) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const entry = current(request.name, now)
+        if (entry !== undefined) {
+          return held({ holderId: entry.holderId, remaining: Duration.millis(entry.expiresAt - now) })
+        }
+        const fencingToken = (fences.get(request.name) ?? 0n) + 1n
+        fences.set(request.name, fencingToken)
+        const ttl = request.duration
+        leases.set(request.name, {
+          leaseId: request.leaseId,
+          holderId: request.holderId,
+          fencingToken,
+          acquiredAt: now,
+          expiresAt: now + Duration.toMillis(ttl),
+          metadata: keepMetadata && request.metadata !== undefined ? { ...request.metadata } : undefined
+        })
+        endings.delete(request.name)
+        return acquired({ leaseId: request.leaseId, fencingToken, ttl })
+      })
+
+    const renew = (request: {
+      readonly name: string
+      readonly leaseId: string
+      readonly duration: Duration.Duration
+    }) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = current(request.name, now)
+        if (entry !== undefined && entry.leaseId === request.leaseId) {
+          // Exactly `duration` from now: renewing never grows the remaining time (a defect of the original).
+          entry.expiresAt = now + Duration.toMillis(request.duration)
+          return Effect.succeed({ ttl: request.duration })
+        }
+        const ending = endings.get(request.name)
+        const reason =
+          entry !== undefined
+            ? "stolen"
+            : ending?.leaseId === request.leaseId && ending.reason === "broken"
+              ? "broken"
+              : "expired"
+        return Effect.fail(
+          new LeaseLostError({
+            leaseName: request.name,
+            reason,
+            leaseId: request.leaseId,
+            provider: providerName,
+            detail:
+              reason === "stolen"
+                ? `the lease is now held by "${entry?.holderId}"`
+                : reason === "broken"
+                  ? "the lease was broken by an operator"
+                  : "the lease expired in the store"
+          })
+        )
+      })
+
+    const release = (request: { readonly name: string; readonly leaseId: string }) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = current(request.name, now)
+        if (entry === undefined || entry.leaseId !== request.leaseId) return Effect.succeed(false)
+        leases.delete(request.name)
+        endings.set(request.name, { leaseId: request.leaseId, reason: "released" })
+        return Effect.as(notify(request.name), true)
+      })
+
+    const inspect = (name: string) =>
+      Effect.map(Clock.currentTimeMillis, (now): LeaseInfo => {
+        const entry = current(name, now)
+        if (entry === undefined) return free(name, Option.fromUndefinedOr(fences.get(name)))
+        return {
+          name,
+          held: true,
+          holderId: entry.holderId,
+          leaseId: entry.leaseId,
+          fencingToken: entry.fencingToken,
+          remaining: Duration.millis(entry.expiresAt - now),
+          expiresAt: new Date(entry.expiresAt),
+          acquiredAt: new Date(entry.acquiredAt),
+          metadata: entry.metadata
+        }
+      })
+
+    const breakLease = (name: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = current(name, now)
+        if (entry === undefined) return Effect.succeed(false)
+        leases.delete(name)
+        endings.set(name, { leaseId: entry.leaseId, reason: "broken" })
+        return Effect.as(notify(name), true)
+      })
+
+    const waitForRelease = (name: string) =>
+      Effect.gen(function* () {
+        const latch = yield* Deferred.make<void>()
+        const set = waiters.get(name) ?? new Set()
+        set.add(latch)
+        waiters.set(name, set)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            set.delete(latch)
+            if (set.size === 0 && waiters.get(name) === set) waiters.delete(name)
+          })
+        )
+        return Deferred.await(latch)
+      })
+
+    const provider: LeaseProviderShape = {
+      name: providerName,
+      capabilities: { waitForRelease: true, handoff: false, metadata: keepMetadata, clock: "client" },
+      tryAcquire,
+      renew,
+      release,
+      inspect,
+      breakLease,
+      waitForRelease
+    }
+    return provider
+  })
+
+/**
+ * A layer with a fresh in-memory store.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: MemoryLeaseProviderOptions = {}): Layer.Layer<LeaseProvider> =>
+  Layer.effect(LeaseProvider, make(options))
