@@ -76,7 +76,11 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
       Effect.suspend(() => {
         const set = waiters.get(name)
         if (set === undefined) return Effect.void
-        return Effect.forEach(set, (latch) => Deferred.succeed(latch, undefined), { discard: true })
+        // Snapshot and detach: woken waiters register again while we complete latches, and iterating the live set
+        // would wake those new registrations too, in a loop.
+        waiters.delete(name)
+        const latches = Array.from(set)
+        return Effect.forEach(latches, (latch) => Deferred.succeed(latch, undefined), { discard: true })
       })
 
     const tryAcquire = (request: AcquireRequest) =>
