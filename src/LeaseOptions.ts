@@ -38,7 +38,7 @@ export const LeaseOptionsSchema = Schema.Struct({
   duration: Schema.optionalKey(DurationInput),
   /** Renew automatically in the background. Default `true`. */
   autoRenew: Schema.optionalKey(Schema.Boolean),
-  /** Time from a confirmed grant (counted from when its request was sent) to the next renewal. Default 2/3 of `duration`. */
+  /** Time from a confirmed grant (counted from when its request was sent) to the next renewal. Default 2/3 of `duration` (less if `safetyThreshold` < 0.87, so that 20% of the duration is left for retries). */
   renewInterval: Schema.optionalKey(DurationInput),
   /** First delay between renewal retries; it doubles on each retry. Default: derived so the retries fit (see `resolve`). */
   retryInterval: Schema.optionalKey(DurationInput),
@@ -168,28 +168,34 @@ export const resolve = (
       return yield* fail("maxRetries", `must be an integer from 0 to ${maxMaxRetries}, got ${maxRetries}`)
     }
 
-    const renewInterval = options.renewInterval ?? Duration.millis((durationMs * 2) / 3)
+    const autoRenew = options.autoRenew ?? defaults.autoRenew
+    // 2/3 of the duration (the original's rule), but never so late that less than 20% of the duration is left
+    // for retries before the safety deadline (which happens with a low safetyThreshold).
+    const renewInterval = options.renewInterval ?? Duration.millis(durationMs * Math.min(2 / 3, safetyThreshold - 0.2))
     const renewMs = Duration.toMillis(renewInterval)
     if (!(renewMs > 0) || !Number.isFinite(renewMs)) {
       return yield* fail("renewInterval", `must be a positive, finite duration, got ${fmt(renewMs)}`)
     }
+    if (autoRenew && renewMs >= safetyMs) {
+      return yield* fail(
+        "renewInterval",
+        `renewInterval (${fmt(renewMs)}) must be shorter than the safety deadline ` +
+          `safetyThreshold × duration = ${safetyThreshold} × ${fmt(durationMs)} = ${fmt(safetyMs)}`
+      )
+    }
 
+    // Without auto-renewal the retry schedule is unused; keep the default positive anyway.
+    const retryWindow = renewMs < safetyMs ? safetyMs - renewMs : safetyMs
+    // Rounded down to whole nanoseconds (Duration's resolution), so the derived schedule fits exactly.
     const retryInterval =
-      options.retryInterval ?? Duration.millis(Math.max(1, (safetyMs - renewMs) / 2 ** Math.max(1, maxRetries)))
+      options.retryInterval ??
+      Duration.nanos(BigInt(Math.max(1, Math.floor((retryWindow * 1e6) / 2 ** Math.max(1, maxRetries)))))
     const retryMs = Duration.toMillis(retryInterval)
     if (!(retryMs > 0) || !Number.isFinite(retryMs)) {
       return yield* fail("retryInterval", `must be a positive, finite duration, got ${fmt(retryMs)}`)
     }
 
-    const autoRenew = options.autoRenew ?? defaults.autoRenew
     if (autoRenew) {
-      if (renewMs >= safetyMs) {
-        return yield* fail(
-          "renewInterval",
-          `renewInterval (${fmt(renewMs)}) must be shorter than the safety deadline ` +
-            `safetyThreshold × duration = ${safetyThreshold} × ${fmt(durationMs)} = ${fmt(safetyMs)}`
-        )
-      }
       // The retries happen at renewInterval + r, + 3r, + 7r, ..., the last at renewInterval + r·(2^maxRetries − 1).
       const lastRetryMs = renewMs + retryMs * (2 ** maxRetries - 1)
       if (maxRetries > 0 && lastRetryMs >= safetyMs) {

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, type Layer, Option, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
   type Lease,
@@ -125,8 +125,9 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
       withCtx((ctx) =>
         Effect.gen(function* () {
           const name = ctx.name("mutex")
-          const managers = yield* Effect.forEach(Array.from({ length: contenders }, (_, i) => i), (i) =>
-            ctx.manager(`contender-${i}`)
+          const managers = yield* Effect.forEach(
+            Array.from({ length: contenders }, (_, i) => i),
+            (i) => ctx.manager(`contender-${i}`)
           )
           let active = 0
           let maxActive = 0
@@ -176,7 +177,9 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
           )
           // B waits for the store's expiry (the first lease was never released).
           const acquireB = yield* Effect.forkChild(
-            Effect.scoped(Effect.map(b.acquire(name, { ...ctx.opts, timeout: Duration.millis(ctx.d * 3) }), (l) => l.fencingToken)),
+            Effect.scoped(
+              Effect.map(b.acquire(name, { ...ctx.opts, timeout: Duration.millis(ctx.d * 3) }), (l) => l.fencingToken)
+            ),
             { startImmediately: true }
           )
           const second = yield* ctx.settle(acquireB)
@@ -329,9 +332,12 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
           const name = ctx.name("interrupt")
           const scopeA = yield* Scope.make()
           yield* a.acquire(name, ctx.opts).pipe(Scope.provide(scopeA))
-          const waiting = yield* Effect.forkChild(Effect.scoped(Effect.andThen(b.acquire(name, ctx.opts), Effect.never)), {
-            startImmediately: true
-          })
+          const waiting = yield* Effect.forkChild(
+            Effect.scoped(Effect.andThen(b.acquire(name, ctx.opts), Effect.never)),
+            {
+              startImmediately: true
+            }
+          )
           yield* ctx.advance(ctx.d / 10)
           yield* Fiber.interrupt(waiting)
           yield* Scope.close(scopeA, Exit.void)
@@ -349,9 +355,12 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
           const name = ctx.name("inflight")
           const gate = yield* Deferred.make<void>()
           faults.acquireGate = gate
-          const waiting = yield* Effect.forkChild(Effect.scoped(Effect.andThen(b.acquire(name, ctx.opts), Effect.never)), {
-            startImmediately: true
-          })
+          const waiting = yield* Effect.forkChild(
+            Effect.scoped(Effect.andThen(b.acquire(name, ctx.opts), Effect.never)),
+            {
+              startImmediately: true
+            }
+          )
           yield* ctx.advance(1)
           expect(faults.calls.acquire).toBe(1)
           const interrupting = yield* Effect.forkChild(Fiber.interrupt(waiting), { startImmediately: true })
