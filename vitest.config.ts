@@ -13,6 +13,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    reporters: ["default", "./test/support/summaryReporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }
