@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests and examples import the package by its public name; resolve it to the sources.
     alias: [
       { find: /^distributed-leasing$/, replacement: src("index.ts") },
+      { find: /^distributed-leasing\/azure-(identity|blob|cosmos)$/, replacement: src("azure/$1/index.ts") },
       { find: /^distributed-leasing\/(.*)$/, replacement: src("$1/index.ts") }
     ]
   },
