@@ -32,7 +32,7 @@ export class Lease {
     this.#runtime = runtime
     this.events = runtime.events
     this.lost = Deferred.await(runtime.lost)
-    this.renew = Runtime.renewOnce(runtime, 1)
+    this.renew = Runtime.renewOnce(runtime, 1, false)
     this.release = Runtime.release(runtime)
   }
 

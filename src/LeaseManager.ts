@@ -28,6 +28,7 @@ import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as Acquire from "./internal/acquire.ts"
 import * as Runtime from "./internal/leaseRuntime.ts"
 import { validateName } from "./internal/names.ts"
+import * as Telemetry from "./internal/telemetry.ts"
 import { Lease } from "./Lease.ts"
 import {
   type InvalidLeaseOptionsError,
@@ -143,33 +144,71 @@ export const resolveOptions = (
  */
 export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManagerShape, never, LeaseProvider> =>
   Effect.gen(function* () {
-    const provider = yield* LeaseProvider
+    // Every store call becomes a child span of the lease operation that made it, and its failures are counted.
+    const provider = Telemetry.instrument(yield* LeaseProvider)
     const holderId = config.holderId ?? defaultHolderId()
     const live = new Set<Lease>()
 
     const acquireWith = (name: string, options: LeaseOptions.LeaseOptions | undefined, once: boolean) =>
+      Effect.flatMap(Runtime.monotonicMillis, (started) => {
+        const outcome = (result: "acquired" | "timeout" | "error") =>
+          Effect.flatMap(Runtime.monotonicMillis, (now) => Telemetry.acquisition(provider.name, result, now - started))
+        return attemptAcquire(name, options, once, outcome).pipe(
+          Effect.tapError((error) => {
+            const result = error._tag === "LeaseAcquisitionTimeoutError" ? "timeout" : "error"
+            return Effect.andThen(Effect.annotateCurrentSpan("lease.outcome", result), outcome(result))
+          })
+        )
+      }).pipe(
+        Effect.withSpan(once ? "lease.try_acquire" : "lease.acquire", {
+          attributes: { "lease.name": name, "lease.provider": provider.name }
+        })
+      )
+
+    const attemptAcquire = (
+      name: string,
+      options: LeaseOptions.LeaseOptions | undefined,
+      once: boolean,
+      outcome: (result: "acquired" | "timeout") => Effect.Effect<void>
+    ) =>
       Effect.gen(function* () {
         yield* validateName(name, provider.name)
         const resolved = yield* resolveOptions(provider, name, config.defaults, options)
         const parent = yield* Effect.scope
         const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
+        yield* Effect.annotateCurrentSpan("lease.holder_id", args.holderId)
+        const acquireSpan = yield* Effect.option(Effect.currentSpan)
         // Uninterruptible except while waiting (`restore`): a grant is always turned into a lease registered on
         // the caller's scope before an interruption can take effect, so nothing is ever left held unseen.
         return yield* Effect.uninterruptibleMask((restore) =>
           Effect.gen(function* () {
             const grant = yield* Acquire.waitForGrant(args, once, restore)
-            if (Option.isNone(grant)) return Option.none<Lease>()
-            const runtime = yield* Runtime.start({
-              name,
-              holderId: args.holderId,
-              provider,
-              options: resolved,
-              grant: grant.value,
-              parent,
-              onEnd: () => live.delete(lease)
-            })
-            const lease = new Lease(runtime)
+            if (Option.isNone(grant)) {
+              yield* Effect.annotateCurrentSpan("lease.outcome", "held")
+              yield* outcome("timeout")
+              return Option.none<Lease>()
+            }
+            const lease: Lease = new Lease(
+              yield* Runtime.start({
+                name,
+                holderId: args.holderId,
+                provider,
+                options: resolved,
+                grant: grant.value,
+                parent,
+                acquireSpan,
+                onEnd: () => {
+                  live.delete(lease)
+                }
+              })
+            )
             live.add(lease)
+            yield* Effect.annotateCurrentSpan({
+              "lease.outcome": "acquired",
+              "lease.id": lease.leaseId,
+              "lease.fencing_token": lease.fencingToken.toString()
+            })
+            yield* outcome("acquired")
             return Option.some(lease)
           })
         )
@@ -202,7 +241,18 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     const inspect = (name: string) => validateName(name, provider.name).pipe(Effect.andThen(provider.inspect(name)))
 
     const breakLease = (name: string) =>
-      validateName(name, provider.name).pipe(Effect.andThen(provider.breakLease(name)))
+      validateName(name, provider.name).pipe(
+        Effect.andThen(provider.breakLease(name)),
+        Effect.tap((evicted) => Effect.annotateCurrentSpan("lease.outcome", evicted ? "broken" : "free")),
+        Effect.tap((evicted) =>
+          evicted
+            ? Effect.logInfo("lease broken by an operator").pipe(
+                Effect.annotateLogs({ "lease.name": name, "lease.provider": provider.name })
+              )
+            : Effect.void
+        ),
+        Effect.withSpan("lease.break", { attributes: { "lease.name": name, "lease.provider": provider.name } })
+      )
 
     const shape: LeaseManagerShape = {
       holderId,

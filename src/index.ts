@@ -28,6 +28,7 @@ export {
   type LeaseManagerConfig,
   type LeaseManagerShape
 } from "./LeaseManager.ts"
+export * as LeaseMetrics from "./LeaseMetrics.ts"
 export {
   DurationInput,
   defaults as defaultLeaseOptions,

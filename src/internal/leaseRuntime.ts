@@ -15,7 +15,7 @@
  *
  * @internal
  */
-import { Clock, Deferred, Duration, Effect, Exit, PubSub, Scope, Semaphore, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Option, PubSub, Scope, Semaphore, Stream, type Tracer } from "effect"
 import {
   LeaseLostError,
   type LeaseLostReason,
@@ -26,6 +26,7 @@ import {
 import { LeaseEvent } from "../LeaseEvent.ts"
 import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
 import type { LeaseProviderShape } from "../LeaseProvider.ts"
+import * as Telemetry from "./telemetry.ts"
 
 /**
  * The state of a lease: `held` until it is `lost` or `released`. Both ends are final.
@@ -68,6 +69,10 @@ export interface LeaseRuntime {
   readonly pubsub: PubSub.PubSub<LeaseEvent>
   readonly events: Stream.Stream<LeaseEvent>
   readonly permit: Semaphore.Semaphore
+  /** Links renewal and release spans (which are roots: they outlive the acquiring span) to the acquire span. */
+  readonly links: ReadonlyArray<Tracer.SpanLink>
+  /** Monotonic time of the grant, for the hold-time metric. */
+  readonly startedAt: number
   state: LeaseState
   lostError: LeaseLostError | undefined
   /** Monotonic send time of the last confirmed grant or renewal. */
@@ -107,6 +112,7 @@ export const start = (args: {
   readonly grant: Grant
   readonly parent: Scope.Scope
   readonly onEnd: (runtime: LeaseRuntime) => void
+  readonly acquireSpan: Option.Option<Tracer.AnySpan>
 }): Effect.Effect<LeaseRuntime> =>
   Effect.gen(function* () {
     const { grant, options } = args
@@ -129,6 +135,11 @@ export const start = (args: {
         Stream.takeUntil((event) => event._tag === "Lost" || event._tag === "Released")
       ),
       permit: yield* Semaphore.make(1),
+      links: Option.match(args.acquireSpan, {
+        onNone: () => [],
+        onSome: (span) => [{ span, attributes: { "lease.link": "acquire" } }]
+      }),
+      startedAt: grant.sentAt,
       state: "held",
       lostError: undefined,
       anchor: grant.sentAt,
@@ -141,6 +152,7 @@ export const start = (args: {
       unconfirmed: false,
       lastSlack: undefined
     }
+    yield* Telemetry.leaseStarted(args.provider.name)
     yield* PubSub.publish(
       pubsub,
       LeaseEvent.Acquired({
@@ -188,6 +200,11 @@ export const markLost = (runtime: LeaseRuntime, reason: LeaseLostReason, detail?
     runtime.lostError = error
     return Deferred.succeed(runtime.lost, error).pipe(
       Effect.andThen(
+        Effect.flatMap(monotonicMillis, (now) =>
+          Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt, reason)
+        )
+      ),
+      Effect.andThen(
         PubSub.publish(runtime.pubsub, LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error }))
       ),
       Effect.andThen(Effect.logWarning(`lease lost: ${error.message}`).pipe(annotate(runtime)))
@@ -219,71 +236,101 @@ const timeoutError = (runtime: LeaseRuntime, operation: "renew" | "release", aft
  * One renewal attempt, bounded by `attemptTimeout` and by the time left before the safety deadline. Serialised
  * with every other renewal of this lease. A proof of loss from the store marks the lease lost.
  *
+ * Traced as `lease.renew`: automatic renewals are root spans linked to the acquire span (they outlive it by
+ * hours), manual ones are children of the caller's span.
+ *
  * @internal
  */
 export const renewOnce = (
   runtime: LeaseRuntime,
-  attempt: number
+  attempt: number,
+  automatic: boolean
 ): Effect.Effect<void, LeaseRenewalError | LeaseLostError> =>
-  runtime.permit.withPermits(1)(
-    Effect.gen(function* () {
-      if (runtime.state !== "held") return yield* notHeld(runtime)
-      const sentAt = yield* monotonicMillis
-      const sentAtWall = yield* Clock.currentTimeMillis
-      const renewalError = (cause: unknown) =>
-        new LeaseRenewalError({
-          leaseName: runtime.name,
-          leaseId: runtime.leaseId,
-          attempt,
-          provider: runtime.provider.name,
-          cause
-        })
-      const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
-      if (budget <= 0) {
-        return yield* renewalError(timeoutError(runtime, "renew", 0))
-      }
-      runtime.unconfirmed = true
-      const renewed = yield* runtime.provider
-        .renew({ name: runtime.name, leaseId: runtime.leaseId, duration: runtime.options.duration })
-        .pipe(
-          Effect.timeoutOrElse({
-            duration: Duration.millis(budget),
-            orElse: () => Effect.fail(timeoutError(runtime, "renew", budget))
-          }),
-          Effect.catchTag("LeaseLostError", (error) =>
-            markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
-          ),
-          Effect.mapError((error) => (error._tag === "LeaseLostError" ? error : renewalError(error)))
+  runtime.permit
+    .withPermits(1)(
+      Effect.gen(function* () {
+        if (runtime.state !== "held") return yield* notHeld(runtime)
+        const provider = runtime.provider.name
+        const sentAt = yield* monotonicMillis
+        const sentAtWall = yield* Clock.currentTimeMillis
+        const renewalError = (cause: unknown) =>
+          new LeaseRenewalError({ leaseName: runtime.name, leaseId: runtime.leaseId, attempt, provider, cause })
+        const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
+        if (budget <= 0) {
+          return yield* renewalError(timeoutError(runtime, "renew", 0))
+        }
+        runtime.unconfirmed = true
+        const renewed = yield* runtime.provider
+          .renew({ name: runtime.name, leaseId: runtime.leaseId, duration: runtime.options.duration })
+          .pipe(
+            Effect.timeoutOrElse({
+              duration: Duration.millis(budget),
+              orElse: () =>
+                Telemetry.providerError(provider, "renew", "timeout").pipe(
+                  Effect.andThen(Effect.fail(timeoutError(runtime, "renew", budget)))
+                )
+            }),
+            Effect.tapError(() =>
+              Effect.flatMap(monotonicMillis, (now) => Telemetry.renewal(provider, "failure", now - sentAt))
+            ),
+            Effect.catchTag("LeaseLostError", (error) =>
+              markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
+            ),
+            Effect.mapError((error) => (error._tag === "LeaseLostError" ? error : renewalError(error)))
+          )
+        const confirmedAt = yield* monotonicMillis
+        yield* Telemetry.renewal(provider, "success", confirmedAt - sentAt)
+        if (runtime.state !== "held") return yield* notHeld(runtime)
+        if (confirmedAt >= runtime.safetyDeadline) {
+          // Too late to count: the watchdog is about to (or did) declare the lease lost.
+          return yield* renewalError(timeoutError(runtime, "renew", confirmedAt - sentAt))
+        }
+        const slackMs = Math.max(0, runtime.validUntil - confirmedAt)
+        const slack = Duration.millis(slackMs)
+        const next = deadlines(runtime.options, sentAt, renewed.ttl)
+        runtime.anchor = sentAt
+        runtime.validUntil = next.validUntil
+        runtime.safetyDeadline = next.safetyDeadline
+        runtime.expiresAtWall = sentAtWall + Duration.toMillis(renewed.ttl)
+        runtime.lastRenewedAtWall = sentAtWall
+        runtime.renewalCount++
+        runtime.consecutiveFailures = 0
+        runtime.unconfirmed = false
+        runtime.lastSlack = slack
+        yield* Telemetry.slack(provider, slackMs)
+        yield* Effect.annotateCurrentSpan({ "lease.outcome": "renewed", "lease.slack_ms": slackMs })
+        yield* PubSub.publish(
+          runtime.pubsub,
+          LeaseEvent.Renewed({
+            name: runtime.name,
+            leaseId: runtime.leaseId,
+            expiresAt: new Date(runtime.expiresAtWall),
+            ttl: renewed.ttl,
+            slack
+          })
         )
-      const confirmedAt = yield* monotonicMillis
-      if (runtime.state !== "held") return yield* notHeld(runtime)
-      if (confirmedAt >= runtime.safetyDeadline) {
-        // Too late to count: the watchdog is about to (or did) declare the lease lost.
-        return yield* renewalError(timeoutError(runtime, "renew", confirmedAt - sentAt))
-      }
-      const slack = Duration.millis(Math.max(0, runtime.validUntil - confirmedAt))
-      const next = deadlines(runtime.options, sentAt, renewed.ttl)
-      runtime.anchor = sentAt
-      runtime.validUntil = next.validUntil
-      runtime.safetyDeadline = next.safetyDeadline
-      runtime.expiresAtWall = sentAtWall + Duration.toMillis(renewed.ttl)
-      runtime.lastRenewedAtWall = sentAtWall
-      runtime.renewalCount++
-      runtime.consecutiveFailures = 0
-      runtime.unconfirmed = false
-      runtime.lastSlack = slack
-      yield* PubSub.publish(
-        runtime.pubsub,
-        LeaseEvent.Renewed({
-          name: runtime.name,
-          leaseId: runtime.leaseId,
-          expiresAt: new Date(runtime.expiresAtWall),
-          ttl: renewed.ttl,
-          slack
-        })
-      )
-    })
-  )
+        yield* Effect.logDebug("lease renewed").pipe(annotate(runtime))
+      })
+    )
+    .pipe(
+      Effect.tapError((error) =>
+        Effect.annotateCurrentSpan("lease.outcome", error._tag === "LeaseLostError" ? "lost" : "failed")
+      ),
+      Effect.withSpan("lease.renew", {
+        root: automatic,
+        links: runtime.links,
+        attributes: { ...spanAttributes(runtime), "lease.renew.attempt": attempt, "lease.renew.automatic": automatic }
+      })
+    )
+
+/** The attributes every span of a lease carries. @internal */
+export const spanAttributes = (runtime: LeaseRuntime): Record<string, unknown> => ({
+  "lease.name": runtime.name,
+  "lease.provider": runtime.provider.name,
+  "lease.holder_id": runtime.holderId,
+  "lease.id": runtime.leaseId,
+  "lease.fencing_token": runtime.fencingToken.toString()
+})
 
 /**
  * Automatic renewal: at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, … while they fall before the
@@ -303,7 +350,7 @@ const renewalLoop = (runtime: LeaseRuntime): Effect.Effect<void> =>
       }
       const anchor = runtime.anchor
       for (let attempt = 1; runtime.state === "held" && runtime.anchor === anchor; attempt++) {
-        const failure = yield* Effect.flip(renewOnce(runtime, attempt)).pipe(Effect.option)
+        const failure = yield* Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option)
         if (failure._tag === "None" || failure.value._tag === "LeaseLostError") break
         runtime.consecutiveFailures++
         const delay = retryMs * 2 ** (attempt - 1)
@@ -363,7 +410,11 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
   Effect.gen(function* () {
     const wasHeld = runtime.state === "held"
     const mayStillHold = wasHeld || runtime.lostError?.reason === "unconfirmed"
-    if (wasHeld) runtime.state = "released"
+    if (wasHeld) {
+      runtime.state = "released"
+      const now = yield* monotonicMillis
+      yield* Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt)
+    }
     if (!mayStillHold) return
     const timeoutMs = Duration.toMillis(runtime.options.attemptTimeout)
     const attempt = runtime.provider.release({ name: runtime.name, leaseId: runtime.leaseId }).pipe(
@@ -391,7 +442,8 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
       )
       yield* Effect.logDebug("lease released").pipe(annotate(runtime))
     }
-  })
+    yield* Effect.annotateCurrentSpan("lease.outcome", confirmed ? "released" : "unconfirmed")
+  }).pipe(Effect.withSpan("lease.release", { links: runtime.links, attributes: spanAttributes(runtime) }))
 
 /**
  * Releases the lease now (closing its scope: renewal stops, then the store is told). Idempotent.
