@@ -17,7 +17,7 @@ import type { LeaseLostError, LeaseRenewalError } from "./LeaseError.ts"
 import type { LeaseEvent } from "./LeaseEvent.ts"
 import type { ResolvedLeaseOptions } from "./LeaseOptions.ts"
 
-export type { LeaseState } from "./internal/leaseRuntime.ts"
+export type { LeaseState, LeaseStatus } from "./internal/leaseRuntime.ts"
 
 /**
  * A held lease. Fields that change over time (`expiresAt`, `state`, ...) are getters that read the current value.
@@ -132,6 +132,11 @@ export class Lease {
   /** Time left before the local safety deadline, at which an unconfirmed lease is declared lost. */
   get remaining(): Effect.Effect<Duration.Duration> {
     return Runtime.timeLeft(this.#runtime)
+  }
+
+  /** Where the lease stands in its renewal cycle (for health checks and dashboards). */
+  get status(): Effect.Effect<Runtime.LeaseStatus> {
+    return Runtime.status(this.#runtime)
   }
 
   toString(): string {

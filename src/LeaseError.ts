@@ -190,6 +190,8 @@ export class ProviderUnavailableError extends Data.TaggedError("ProviderUnavaila
   readonly leaseId?: string | undefined
   /** When the store asked us to wait (HTTP `Retry-After`, `x-ms-retry-after-ms`). */
   readonly retryAfter?: Duration.Duration | undefined
+  /** The call got no answer in time (it may still have taken effect in the store). */
+  readonly isTimeout?: boolean | undefined
   readonly detail: string
   readonly cause?: unknown
   readonly message: string
@@ -201,6 +203,7 @@ export class ProviderUnavailableError extends Data.TaggedError("ProviderUnavaila
     readonly leaseName?: string | undefined
     readonly leaseId?: string | undefined
     readonly retryAfter?: Duration.Duration | undefined
+    readonly isTimeout?: boolean | undefined
     readonly detail: string
     readonly cause?: unknown
   }) {

@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
-export { isLease, Lease, type LeaseState } from "./Lease.ts"
+
+export * as LeaseHealth from "./health/LeaseHealth.ts"
+export { isLease, Lease, type LeaseState, type LeaseStatus } from "./Lease.ts"
 export {
   InvalidLeaseOptionsError,
   isLeaseError,

@@ -74,6 +74,7 @@ export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, At
                   isRetryable: true,
                   leaseName: name,
                   leaseId,
+                  isTimeout: true,
                   detail: `no answer within ${timeoutMs} ms`
                 })
               )

@@ -229,6 +229,7 @@ const timeoutError = (runtime: LeaseRuntime, operation: "renew" | "release", aft
     isRetryable: true,
     leaseName: runtime.name,
     leaseId: runtime.leaseId,
+    isTimeout: true,
     detail: `no answer within ${after} ms`
   })
 
@@ -461,3 +462,41 @@ export const timeLeft = (runtime: LeaseRuntime): Effect.Effect<Duration.Duration
   Effect.map(monotonicMillis, (now) =>
     Duration.millis(runtime.state === "held" ? Math.max(0, runtime.safetyDeadline - now) : 0)
   )
+
+/**
+ * Where a held lease stands in its renewal cycle, for health checks.
+ *
+ * @since 0.1.0
+ */
+export interface LeaseStatus {
+  readonly state: LeaseState
+  readonly autoRenew: boolean
+  /** Time since the send time of the last confirmed grant or renewal. */
+  readonly sinceLastRenewal: Duration.Duration
+  /** How late the next renewal is (zero when it is not yet due). */
+  readonly renewalOverdue: Duration.Duration
+  /** Time left before the safety deadline (zero once passed or ended). */
+  readonly untilSafetyDeadline: Duration.Duration
+  /** Fraction of the retry window (from the due renewal to the safety deadline) already used, 0–1. */
+  readonly retryWindowUsed: number
+  readonly consecutiveFailures: number
+  readonly lastSlack: Duration.Duration | undefined
+}
+
+/** @internal */
+export const status = (runtime: LeaseRuntime): Effect.Effect<LeaseStatus> =>
+  Effect.map(monotonicMillis, (now) => {
+    const due = runtime.anchor + Duration.toMillis(runtime.options.renewInterval)
+    const window = Math.max(1, runtime.safetyDeadline - due)
+    const held = runtime.state === "held"
+    return {
+      state: runtime.state,
+      autoRenew: runtime.options.autoRenew,
+      sinceLastRenewal: Duration.millis(Math.max(0, now - runtime.anchor)),
+      renewalOverdue: Duration.millis(held ? Math.max(0, now - due) : 0),
+      untilSafetyDeadline: Duration.millis(held ? Math.max(0, runtime.safetyDeadline - now) : 0),
+      retryWindowUsed: held ? Math.min(1, Math.max(0, (now - due) / window)) : 1,
+      consecutiveFailures: runtime.consecutiveFailures,
+      lastSlack: runtime.lastSlack
+    }
+  })

@@ -149,5 +149,6 @@ describe("tracing", () => {
       expect(traces?.body).toContain('"name":"lease.provider.acquire"')
       expect(traces?.body).toContain('"name":"lease.release"')
       expect(traces?.body).toContain("lease.fencing_token")
-    }))
+    })
+  )
 })
