@@ -10,9 +10,10 @@
  *
  * Runs in real time (about 8 seconds) and exits by itself.
  */
-import { Duration, Effect, Layer, References, Stream } from "effect"
+
 import { type Lease, LeaseManager, LeaseProvider, type LeaseProviderShape } from "distributed-leasing"
 import { MemoryLeaseProvider } from "distributed-leasing/memory"
+import { Duration, Effect, Layer, References, Stream } from "effect"
 
 const LEASE = "nightly-report"
 const DURATION = Duration.millis(1500)

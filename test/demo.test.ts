@@ -6,11 +6,10 @@ import { promisify } from "node:util"
 import { expect, it } from "vitest"
 
 it("the competition demo runs, shows a takeover with a higher token and a fenced stale write, and exits", async () => {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ["--conditions=leasing-source", "examples/demo.ts"],
-    { env: { ...process.env, NO_COLOR: "1" }, timeout: 30_000 }
-  )
+  const { stdout } = await promisify(execFile)(process.execPath, ["--conditions=leasing-source", "examples/demo.ts"], {
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 30_000
+  })
   const tokens = [...stdout.matchAll(/acquired "nightly-report" with fencing token (\d+)/g)].map((m) => Number(m[1]))
   expect(tokens).toEqual([1, 2, 3, 4])
   expect(stdout).toContain("lease lost (unconfirmed)")
