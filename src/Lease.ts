@@ -11,9 +11,14 @@
  *
  * @since 0.1.0
  */
-import { Deferred, type Duration, type Effect, type Stream } from "effect"
+import { Deferred, Duration, Effect, type Stream } from "effect"
 import * as Runtime from "./internal/leaseRuntime.ts"
-import type { LeaseLostError, LeaseRenewalError } from "./LeaseError.ts"
+import {
+  InvalidLeaseOptionsError,
+  type LeaseLostError,
+  type LeaseRenewalError,
+  type ProviderUnavailableError
+} from "./LeaseError.ts"
 import type { LeaseEvent } from "./LeaseEvent.ts"
 import type { ResolvedLeaseOptions } from "./LeaseOptions.ts"
 
@@ -132,6 +137,25 @@ export class Lease {
   /** Time left before the local safety deadline, at which an unconfirmed lease is declared lost. */
   get remaining(): Effect.Effect<Duration.Duration> {
     return Runtime.timeLeft(this.#runtime)
+  }
+
+  /**
+   * Hands the lease to the holder `successorHolderId`, atomically: it is never free in between. Returns the
+   * transfer token the successor passes to `LeaseManager.claim(name, token)` within `claimWindow` (default: the
+   * lease's duration); unclaimed, the reservation expires like a lease. Once committed this lease is finished:
+   * `lost` completes with reason `released` and work under it (`withLease`) is interrupted.
+   */
+  handoff(
+    successorHolderId: string,
+    options?: { readonly claimWindow?: Duration.Input | undefined }
+  ): Effect.Effect<string, LeaseLostError | ProviderUnavailableError | InvalidLeaseOptionsError> {
+    const window = options?.claimWindow === undefined ? undefined : Duration.fromInput(options.claimWindow)
+    if (window !== undefined && window._tag === "None") {
+      return Effect.fail(
+        new InvalidLeaseOptionsError({ leaseName: this.name, field: "claimWindow", detail: "is not a valid duration" })
+      )
+    }
+    return Runtime.handoff(this.#runtime, successorHolderId, window?._tag === "Some" ? window.value : undefined)
   }
 
   /** Where the lease stands in its renewal cycle (for health checks and dashboards). */

@@ -250,6 +250,46 @@ export class InvalidLeaseOptionsError extends Data.TaggedError("InvalidLeaseOpti
 }
 
 /**
+ * Why a claim of a handed-off lease was refused.
+ *
+ * - `invalid-token`: no handoff with this token is pending for this lease (wrong token, or already claimed).
+ * - `expired`: the claim window passed, or the lease was broken, before the claim.
+ * - `not-successor`: the lease was handed to another holder.
+ *
+ * @since 0.1.0
+ */
+export type LeaseTransferReason = "invalid-token" | "expired" | "not-successor"
+
+/**
+ * A `claim` of a handed-off lease was refused. Not retryable: the successor should fall back to `acquire`.
+ *
+ * @since 0.1.0
+ */
+export class LeaseTransferError extends Data.TaggedError("LeaseTransferError")<{
+  readonly leaseName: string
+  readonly reason: LeaseTransferReason
+  readonly provider?: string | undefined
+  readonly detail?: string | undefined
+  readonly message: string
+}> {
+  readonly isRetryable = false
+  constructor(args: {
+    readonly leaseName: string
+    readonly reason: LeaseTransferReason
+    readonly provider?: string | undefined
+    readonly detail?: string | undefined
+  }) {
+    super({
+      ...args,
+      message:
+        `Cannot claim lease "${args.leaseName}" (${args.reason})` +
+        (args.detail === undefined ? "" : `: ${args.detail}`) +
+        where(args)
+    })
+  }
+}
+
+/**
  * Every error the library can fail with.
  *
  * @since 0.1.0
@@ -261,6 +301,7 @@ export type LeaseError =
   | LeaseLostError
   | ProviderUnavailableError
   | InvalidLeaseOptionsError
+  | LeaseTransferError
 
 const tags = new Set<string>([
   "LeaseAcquisitionTimeoutError",
@@ -268,7 +309,8 @@ const tags = new Set<string>([
   "LeaseRenewalError",
   "LeaseLostError",
   "ProviderUnavailableError",
-  "InvalidLeaseOptionsError"
+  "InvalidLeaseOptionsError",
+  "LeaseTransferError"
 ])
 
 /**

@@ -35,6 +35,7 @@ import {
   InvalidLeaseOptionsError as InvalidOptions,
   type LeaseAcquisitionTimeoutError,
   type LeaseLostError,
+  type LeaseTransferError,
   type ProviderUnavailableError
 } from "./LeaseError.ts"
 import * as LeaseOptions from "./LeaseOptions.ts"
@@ -82,6 +83,15 @@ export interface LeaseManagerShape {
     name: string,
     options?: LeaseOptions.LeaseOptions
   ) => Effect.Effect<Option.Option<Lease>, ProviderUnavailableError | InvalidLeaseOptionsError, Scope.Scope>
+  /**
+   * Claims a lease handed to this holder with `lease.handoff(holderId)`, using the transfer token it returned. The
+   * new lease has a higher fencing token. Fails with `LeaseTransferError` for a wrong or expired token.
+   */
+  readonly claim: (
+    name: string,
+    transferToken: string,
+    options?: LeaseOptions.LeaseOptions
+  ) => Effect.Effect<Lease, LeaseTransferError | ProviderUnavailableError | InvalidLeaseOptionsError, Scope.Scope>
   /**
    * Acquires `name`, runs `use` while holding it, then releases it. If the lease is lost first, `use` is
    * interrupted and the result fails with `LeaseLostError`.
@@ -165,6 +175,42 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
         })
       )
 
+    /** Resolves the per-call inputs shared by acquire and claim. */
+    const prepare = (name: string, options: LeaseOptions.LeaseOptions | undefined) =>
+      Effect.gen(function* () {
+        yield* validateName(name, provider.name)
+        const resolved = yield* resolveOptions(provider, name, config.defaults, options)
+        const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
+        yield* Effect.annotateCurrentSpan("lease.holder_id", args.holderId)
+        return args
+      })
+
+    /** Turns a grant into a lease on `parent`. Runs inside the uninterruptible region that received the grant. */
+    const startLease = (args: Acquire.AcquireArgs, grant: Runtime.Grant, parent: Scope.Scope) =>
+      Effect.gen(function* () {
+        const lease: Lease = new Lease(
+          yield* Runtime.start({
+            name: args.name,
+            holderId: args.holderId,
+            provider,
+            options: args.options,
+            grant,
+            parent,
+            acquireSpan: yield* Effect.option(Effect.currentSpan),
+            onEnd: () => {
+              live.delete(lease)
+            }
+          })
+        )
+        live.add(lease)
+        yield* Effect.annotateCurrentSpan({
+          "lease.outcome": "acquired",
+          "lease.id": lease.leaseId,
+          "lease.fencing_token": lease.fencingToken.toString()
+        })
+        return lease
+      })
+
     const attemptAcquire = (
       name: string,
       options: LeaseOptions.LeaseOptions | undefined,
@@ -172,12 +218,8 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
       outcome: (result: "acquired" | "timeout") => Effect.Effect<void>
     ) =>
       Effect.gen(function* () {
-        yield* validateName(name, provider.name)
-        const resolved = yield* resolveOptions(provider, name, config.defaults, options)
+        const args = yield* prepare(name, options)
         const parent = yield* Effect.scope
-        const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
-        yield* Effect.annotateCurrentSpan("lease.holder_id", args.holderId)
-        const acquireSpan = yield* Effect.option(Effect.currentSpan)
         // Uninterruptible except while waiting (`restore`): a grant is always turned into a lease registered on
         // the caller's scope before an interruption can take effect, so nothing is ever left held unseen.
         return yield* Effect.uninterruptibleMask((restore) =>
@@ -188,31 +230,24 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
               yield* outcome("timeout")
               return Option.none<Lease>()
             }
-            const lease: Lease = new Lease(
-              yield* Runtime.start({
-                name,
-                holderId: args.holderId,
-                provider,
-                options: resolved,
-                grant: grant.value,
-                parent,
-                acquireSpan,
-                onEnd: () => {
-                  live.delete(lease)
-                }
-              })
-            )
-            live.add(lease)
-            yield* Effect.annotateCurrentSpan({
-              "lease.outcome": "acquired",
-              "lease.id": lease.leaseId,
-              "lease.fencing_token": lease.fencingToken.toString()
-            })
+            const lease = yield* startLease(args, grant.value, parent)
             yield* outcome("acquired")
             return Option.some(lease)
           })
         )
       })
+
+    const claim = (name: string, transferToken: string, options?: LeaseOptions.LeaseOptions) =>
+      Effect.gen(function* () {
+        const args = yield* prepare(name, options)
+        const parent = yield* Effect.scope
+        return yield* Effect.uninterruptible(
+          Effect.flatMap(Acquire.claimOnce(args, transferToken), (grant) => startLease(args, grant, parent))
+        )
+      }).pipe(
+        Effect.tapError((error) => Effect.annotateCurrentSpan("lease.outcome", error._tag)),
+        Effect.withSpan("lease.claim", { attributes: { "lease.name": name, "lease.provider": provider.name } })
+      )
 
     const acquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
       acquireWith(name, options, false).pipe(
@@ -259,6 +294,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
       provider,
       acquire,
       tryAcquire,
+      claim,
       withLease,
       inspect,
       breakLease,
@@ -301,6 +337,17 @@ export class LeaseManager extends Context.Service<LeaseManager, LeaseManagerShap
     ProviderUnavailableError | InvalidLeaseOptionsError,
     LeaseManager | Scope.Scope
   > => LeaseManager.use((manager) => manager.tryAcquire(name, options))
+
+  /** `claim` on the manager in context. */
+  static readonly claim = (
+    name: string,
+    transferToken: string,
+    options?: LeaseOptions.LeaseOptions
+  ): Effect.Effect<
+    Lease,
+    LeaseTransferError | ProviderUnavailableError | InvalidLeaseOptionsError,
+    LeaseManager | Scope.Scope
+  > => LeaseManager.use((manager) => manager.claim(name, transferToken, options))
 
   /** `withLease` on the manager in context. */
   static readonly withLease = <A, E, R>(

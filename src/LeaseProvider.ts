@@ -20,6 +20,7 @@ import type {
   InvalidLeaseOptionsError,
   LeaseConflictError,
   LeaseLostError,
+  LeaseTransferError,
   ProviderUnavailableError
 } from "./LeaseError.ts"
 
@@ -123,6 +124,38 @@ export interface LeaseInfo {
 }
 
 /**
+ * A request to hand a held lease to a named successor (capability `handoff`).
+ *
+ * @since 0.1.0
+ */
+export interface HandoffRequest {
+  readonly name: string
+  /** The current holder's lease id: the handoff succeeds only if it still holds the lease. */
+  readonly leaseId: string
+  readonly successorHolderId: string
+  /** Chosen by the core (a UUID). The store keeps the lease reserved under it until claimed or expired. */
+  readonly transferToken: string
+  /** How long the successor has to claim; the reservation expires in the store after that. */
+  readonly claimWindow: Duration.Duration
+}
+
+/**
+ * A successor's claim of a handed-off lease (capability `handoff`).
+ *
+ * @since 0.1.0
+ */
+export interface ClaimRequest {
+  readonly name: string
+  readonly transferToken: string
+  /** Must be the successor named in the handoff. */
+  readonly holderId: string
+  /** The id of the new grant, chosen by the core. */
+  readonly leaseId: string
+  readonly duration: Duration.Duration
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+}
+
+/**
  * A provider: single attempts against one store.
  *
  * @since 0.1.0
@@ -159,6 +192,22 @@ export interface LeaseProviderShape {
    * `capabilities.waitForRelease`.
    */
   readonly waitForRelease?: ((name: string) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>) | undefined
+  /**
+   * Moves ownership atomically from `leaseId` to a reservation for the successor under `transferToken`: the lease
+   * is never free in between. Fails with `LeaseLostError` when `leaseId` no longer holds it. Present only when
+   * `capabilities.handoff`.
+   */
+  readonly handoff?:
+    | ((request: HandoffRequest) => Effect.Effect<void, LeaseLostError | ProviderUnavailableError>)
+    | undefined
+  /**
+   * Turns a reservation into a grant for the successor, with a new lease id and a higher fencing token. Fails with
+   * `LeaseTransferError` for a wrong or expired token or the wrong holder. Present only when
+   * `capabilities.handoff`.
+   */
+  readonly claim?:
+    | ((request: ClaimRequest) => Effect.Effect<Acquired, LeaseTransferError | ProviderUnavailableError>)
+    | undefined
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 
 export * as LeaseHealth from "./health/LeaseHealth.ts"
+export { LeaderElection, type LeaderElectionOptions } from "./LeaderElection.ts"
 export { isLease, Lease, type LeaseState, type LeaseStatus } from "./Lease.ts"
 export {
   InvalidLeaseOptionsError,
@@ -20,6 +21,8 @@ export {
   LeaseLostReasons,
   type LeaseOperation,
   LeaseRenewalError,
+  LeaseTransferError,
+  type LeaseTransferReason,
   ProviderUnavailableError
 } from "./LeaseError.ts"
 export { LeaseEvent } from "./LeaseEvent.ts"
@@ -45,7 +48,9 @@ export {
   type AcquireRequest,
   type AcquireResult,
   acquired,
+  type ClaimRequest,
   free,
+  type HandoffRequest,
   type Held,
   held,
   type LeaseInfo,

@@ -17,14 +17,16 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Duration, Effect, Option, Random } from "effect"
 import {
-  type InvalidLeaseOptionsError,
+  InvalidLeaseOptionsError,
   LeaseAcquisitionTimeoutError,
   type LeaseConflictError,
+  LeaseTransferError,
   ProviderUnavailableError
 } from "../LeaseError.ts"
 import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
 import type { AcquireResult, LeaseProviderShape } from "../LeaseProvider.ts"
 import { type Grant, monotonicMillis } from "./leaseRuntime.ts"
+import * as Telemetry from "./telemetry.ts"
 
 /** @internal */
 export interface AcquireArgs {
@@ -50,6 +52,66 @@ type AttemptError = ProviderUnavailableError | InvalidLeaseOptionsError
  * @internal
  */
 export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, AttemptError> =>
+  sendOnce(args, "acquire", (leaseId) =>
+    args.provider
+      .tryAcquire({
+        name: args.name,
+        holderId: args.holderId,
+        leaseId,
+        duration: args.options.duration,
+        metadata: args.options.metadata
+      })
+      .pipe(Effect.catchTag("LeaseConflictError", (error) => Effect.succeed(error)))
+  )
+
+/**
+ * One claim of a handed-off lease: the same guarantees as an acquire attempt.
+ *
+ * @internal
+ */
+export const claimOnce = (
+  args: AcquireArgs,
+  transferToken: string
+): Effect.Effect<Grant, AttemptError | LeaseTransferError> =>
+  Effect.flatMap(
+    sendOnce(args, "claim", (leaseId): Effect.Effect<AcquireResult, AttemptError | LeaseTransferError> => {
+      const claim = args.provider.claim
+      return claim === undefined
+        ? Effect.fail(
+            new InvalidLeaseOptionsError({
+              leaseName: args.name,
+              provider: args.provider.name,
+              field: "handoff",
+              detail: `the ${args.provider.name} provider does not support handoff`
+            })
+          )
+        : claim({
+            name: args.name,
+            transferToken,
+            holderId: args.holderId,
+            leaseId,
+            duration: args.options.duration,
+            metadata: args.options.metadata
+          })
+    }),
+    (outcome) =>
+      outcome._tag === "Granted"
+        ? Effect.succeed(outcome.grant)
+        : Effect.fail(
+            new LeaseTransferError({ leaseName: args.name, reason: "invalid-token", provider: args.provider.name })
+          )
+  )
+
+/**
+ * Sends one grant request (acquire or claim) with a lease id chosen here. Uninterruptible from the outside,
+ * bounded by its own timeout; a request cut short by that timeout, or answered too late to be usable, is undone by
+ * releasing the chosen id.
+ */
+const sendOnce = <E>(
+  args: AcquireArgs,
+  operation: "acquire" | "claim",
+  send: (leaseId: string) => Effect.Effect<AcquireResult | LeaseConflictError, E>
+): Effect.Effect<AttemptOutcome, E | ProviderUnavailableError> =>
   Effect.gen(function* () {
     const { provider, name, options } = args
     const leaseId = randomUUID()
@@ -57,32 +119,33 @@ export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, At
     const sentAtWall = yield* Clock.currentTimeMillis
     const timeoutMs = Duration.toMillis(options.attemptTimeout)
     let timedOut = false
-    const result: AcquireResult | LeaseConflictError = yield* provider
-      .tryAcquire({ name, holderId: args.holderId, leaseId, duration: options.duration, metadata: options.metadata })
-      .pipe(
-        Effect.catchTag("LeaseConflictError", (error) => Effect.succeed(error)),
-        Effect.interruptible,
-        Effect.timeoutOrElse({
-          duration: options.attemptTimeout,
-          orElse: () =>
-            Effect.suspend(() => {
-              timedOut = true
-              return Effect.fail(
-                new ProviderUnavailableError({
-                  provider: provider.name,
-                  operation: "acquire",
-                  isRetryable: true,
-                  leaseName: name,
-                  leaseId,
-                  isTimeout: true,
-                  detail: `no answer within ${timeoutMs} ms`
-                })
+    const result = yield* send(leaseId).pipe(
+      Effect.interruptible,
+      Effect.timeoutOrElse({
+        duration: options.attemptTimeout,
+        orElse: () =>
+          Effect.suspend(() => {
+            timedOut = true
+            return Telemetry.providerError(provider.name, operation, "timeout").pipe(
+              Effect.andThen(
+                Effect.fail(
+                  new ProviderUnavailableError({
+                    provider: provider.name,
+                    operation,
+                    isRetryable: true,
+                    leaseName: name,
+                    leaseId,
+                    isTimeout: true,
+                    detail: `no answer within ${timeoutMs} ms`
+                  })
+                )
               )
-            })
-        }),
-        Effect.tapError(() => (timedOut ? undo(args, leaseId) : Effect.void)),
-        Effect.uninterruptible
-      )
+            )
+          })
+      }),
+      Effect.tapError(() => (timedOut ? undo(args, leaseId) : Effect.void)),
+      Effect.uninterruptible
+    )
     if (result._tag === "LeaseConflictError") return { _tag: "Held", holderId: result.holderId }
     if (result._tag === "Held") return { _tag: "Held", holderId: result.holderId, remaining: result.remaining }
     const confirmedAt = yield* monotonicMillis
@@ -92,7 +155,7 @@ export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, At
       yield* undo(args, result.leaseId)
       return yield* new ProviderUnavailableError({
         provider: provider.name,
-        operation: "acquire",
+        operation,
         isRetryable: true,
         leaseName: name,
         leaseId: result.leaseId,
@@ -106,7 +169,7 @@ export const attemptOnce = (args: AcquireArgs): Effect.Effect<AttemptOutcome, At
       sentAt,
       sentAtWall
     }
-    return { _tag: "Granted", grant }
+    return { _tag: "Granted", grant } satisfies AttemptOutcome
   })
 
 /** Best-effort, background release of a grant we will not use. Ownership-checked by the store, so always safe. */

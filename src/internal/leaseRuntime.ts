@@ -15,8 +15,10 @@
  *
  * @internal
  */
+import { randomUUID } from "node:crypto"
 import { Clock, Deferred, Duration, Effect, Exit, Option, PubSub, Scope, Semaphore, Stream, type Tracer } from "effect"
 import {
+  InvalidLeaseOptionsError,
   LeaseLostError,
   type LeaseLostReason,
   LeaseRenewalError,
@@ -222,7 +224,7 @@ const notHeld = (runtime: LeaseRuntime): LeaseLostError =>
     detail: "the lease was already released"
   })
 
-const timeoutError = (runtime: LeaseRuntime, operation: "renew" | "release", after: number) =>
+const timeoutError = (runtime: LeaseRuntime, operation: "renew" | "release" | "handoff", after: number) =>
   new ProviderUnavailable({
     provider: runtime.provider.name,
     operation,
@@ -499,4 +501,86 @@ export const status = (runtime: LeaseRuntime): Effect.Effect<LeaseStatus> =>
       consecutiveFailures: runtime.consecutiveFailures,
       lastSlack: runtime.lastSlack
     }
+  })
+
+/**
+ * Hands the lease to `successorHolderId`: one store step moves ownership from this grant to a reservation under a
+ * fresh transfer token, so the lease is never free in between. Serialised with renewals. Once committed, this
+ * lease is finished: `lost` completes with reason `released` (so work under it stops) and `Released` is
+ * published. Returns the transfer token the successor passes to `claim`.
+ *
+ * @internal
+ */
+export const handoff = (
+  runtime: LeaseRuntime,
+  successorHolderId: string,
+  claimWindow: Duration.Duration | undefined
+): Effect.Effect<string, LeaseLostError | ProviderUnavailableError | InvalidLeaseOptionsError> =>
+  runtime.permit
+    .withPermits(1)(
+      Effect.gen(function* () {
+        const send = runtime.provider.handoff
+        const invalid = (field: string, detail: string) =>
+          new InvalidLeaseOptionsError({ leaseName: runtime.name, provider: runtime.provider.name, field, detail })
+        if (send === undefined) {
+          return yield* invalid("handoff", `the ${runtime.provider.name} provider does not support handoff`)
+        }
+        if (successorHolderId.length === 0 || successorHolderId.length > 255) {
+          return yield* invalid("successorHolderId", "must be a non-empty string of at most 255 characters")
+        }
+        const window = claimWindow ?? runtime.options.duration
+        if (!Duration.isFinite(window) || Duration.toMillis(window) <= 0) {
+          return yield* invalid("claimWindow", `must be a positive, finite duration, got ${Duration.format(window)}`)
+        }
+        if (runtime.state !== "held") return yield* notHeld(runtime)
+        const sentAt = yield* monotonicMillis
+        const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
+        if (budget <= 0) return yield* timeoutError(runtime, "handoff", 0)
+        const transferToken = randomUUID()
+        yield* send({
+          name: runtime.name,
+          leaseId: runtime.leaseId,
+          successorHolderId,
+          transferToken,
+          claimWindow: window
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: Duration.millis(budget),
+            orElse: () => Effect.fail(timeoutError(runtime, "handoff", budget))
+          }),
+          Effect.catchTag("LeaseLostError", (error) =>
+            markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
+          )
+        )
+        yield* finishByHandoff(runtime, successorHolderId)
+        yield* Effect.annotateCurrentSpan({ "lease.outcome": "handed-off", "lease.successor_id": successorHolderId })
+        return transferToken
+      })
+    )
+    .pipe(Effect.withSpan("lease.handoff", { links: runtime.links, attributes: spanAttributes(runtime) }))
+
+const finishByHandoff = (runtime: LeaseRuntime, successorHolderId: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (runtime.state !== "held") return Effect.void
+    runtime.state = "released"
+    const error = new LeaseLostError({
+      leaseName: runtime.name,
+      reason: "released",
+      leaseId: runtime.leaseId,
+      provider: runtime.provider.name,
+      detail: `handed off to "${successorHolderId}"`
+    })
+    runtime.lostError = error
+    return Deferred.succeed(runtime.lost, error).pipe(
+      Effect.andThen(
+        Effect.flatMap(monotonicMillis, (now) => Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt))
+      ),
+      Effect.andThen(
+        PubSub.publish(
+          runtime.pubsub,
+          LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed: true })
+        )
+      ),
+      Effect.andThen(Effect.logInfo(`lease handed off to "${successorHolderId}"`).pipe(annotate(runtime)))
+    )
   })

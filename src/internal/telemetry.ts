@@ -60,6 +60,7 @@ const kindOf = (error: { readonly _tag: string; readonly isRetryable?: boolean }
     case "ProviderUnavailableError":
       return error.isRetryable === true ? "retryable" : "fatal"
     case "LeaseConflictError":
+    case "LeaseTransferError":
       return "conflict"
     default:
       // A LeaseLostError is the store answering, not failing.
@@ -88,8 +89,11 @@ export const instrument = (provider: LeaseProviderShape): LeaseProviderShape => 
           attributes: { "lease.name": name, "lease.provider": provider.name }
         })
       )
+  const { handoff, claim } = provider
   return {
     ...provider,
+    handoff: handoff === undefined ? undefined : (request) => observe("handoff", request.name)(handoff(request)),
+    claim: claim === undefined ? undefined : (request) => observe("claim", request.name)(claim(request)),
     tryAcquire: (request) => observe("acquire", request.name)(provider.tryAcquire(request)),
     renew: (request) => observe("renew", request.name)(provider.renew(request)),
     release: (request) => observe("release", request.name)(provider.release(request)),

@@ -15,11 +15,14 @@
  * @since 0.1.0
  */
 import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
-import { LeaseLostError } from "../LeaseError.ts"
+import { LeaseLostError, LeaseTransferError } from "../LeaseError.ts"
 import {
+  type Acquired,
   type AcquireRequest,
   acquired,
+  type ClaimRequest,
   free,
+  type HandoffRequest,
   held,
   type LeaseInfo,
   LeaseProvider,
@@ -39,7 +42,10 @@ export interface MemoryLeaseProviderOptions {
 }
 
 interface Entry {
+  /** The grant's lease id, or the transfer token while the lease is reserved for a successor. */
   readonly leaseId: string
+  /** Reserved by a handoff, waiting for the successor's claim. */
+  readonly pending: boolean
   readonly holderId: string
   readonly fencingToken: bigint
   readonly acquiredAt: number
@@ -83,6 +89,29 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
         return Effect.forEach(latches, (latch) => Deferred.succeed(latch, undefined), { discard: true })
       })
 
+    /** Why `leaseId` no longer holds `name`: taken by someone else, broken by an operator, or expired. */
+    const lostError = (name: string, leaseId: string, entry: Entry | undefined) => {
+      const ending = endings.get(name)
+      const reason =
+        entry !== undefined
+          ? "stolen"
+          : ending?.leaseId === leaseId && ending.reason === "broken"
+            ? "broken"
+            : "expired"
+      return new LeaseLostError({
+        leaseName: name,
+        reason,
+        leaseId,
+        provider: providerName,
+        detail:
+          reason === "stolen"
+            ? `the lease is now held by "${entry?.holderId}"`
+            : reason === "broken"
+              ? "the lease was broken by an operator"
+              : "the lease expired in the store"
+      })
+    }
+
     const tryAcquire = (request: AcquireRequest) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const entry = current(request.name, now)
@@ -94,6 +123,7 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
         const ttl = request.duration
         leases.set(request.name, {
           leaseId: request.leaseId,
+          pending: false,
           holderId: request.holderId,
           fencingToken,
           acquiredAt: now,
@@ -116,27 +146,7 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
           entry.expiresAt = now + Duration.toMillis(request.duration)
           return Effect.succeed({ ttl: request.duration })
         }
-        const ending = endings.get(request.name)
-        const reason =
-          entry !== undefined
-            ? "stolen"
-            : ending?.leaseId === request.leaseId && ending.reason === "broken"
-              ? "broken"
-              : "expired"
-        return Effect.fail(
-          new LeaseLostError({
-            leaseName: request.name,
-            reason,
-            leaseId: request.leaseId,
-            provider: providerName,
-            detail:
-              reason === "stolen"
-                ? `the lease is now held by "${entry?.holderId}"`
-                : reason === "broken"
-                  ? "the lease was broken by an operator"
-                  : "the lease expired in the store"
-          })
-        )
+        return Effect.fail(lostError(request.name, request.leaseId, entry))
       })
 
     const release = (request: { readonly name: string; readonly leaseId: string }) =>
@@ -189,15 +199,62 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
         return Deferred.await(latch)
       })
 
+    const handoff = (request: HandoffRequest) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = current(request.name, now)
+        if (entry === undefined || entry.leaseId !== request.leaseId || entry.pending) {
+          return Effect.fail(lostError(request.name, request.leaseId, entry))
+        }
+        // One step: the lease goes from the holder to the reservation, never through "free".
+        leases.set(request.name, {
+          ...entry,
+          leaseId: request.transferToken,
+          pending: true,
+          holderId: request.successorHolderId,
+          expiresAt: now + Duration.toMillis(request.claimWindow)
+        })
+        return Effect.void
+      })
+
+    const claim = (request: ClaimRequest) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = current(request.name, now)
+        const refuse = (reason: "invalid-token" | "expired" | "not-successor", detail: string) =>
+          Effect.fail(new LeaseTransferError({ leaseName: request.name, reason, provider: providerName, detail }))
+        if (entry === undefined)
+          return refuse("expired", "no handoff is pending: the reservation expired or was broken")
+        if (!entry.pending || entry.leaseId !== request.transferToken) {
+          return refuse("invalid-token", "no pending handoff has this transfer token")
+        }
+        if (entry.holderId !== request.holderId) {
+          return refuse("not-successor", `the lease was handed to "${entry.holderId}"`)
+        }
+        const fencingToken = (fences.get(request.name) ?? 0n) + 1n
+        fences.set(request.name, fencingToken)
+        leases.set(request.name, {
+          leaseId: request.leaseId,
+          pending: false,
+          holderId: request.holderId,
+          fencingToken,
+          acquiredAt: now,
+          expiresAt: now + Duration.toMillis(request.duration),
+          metadata: keepMetadata && request.metadata !== undefined ? { ...request.metadata } : entry.metadata
+        })
+        const result: Acquired = { _tag: "Acquired", leaseId: request.leaseId, fencingToken, ttl: request.duration }
+        return Effect.succeed(result)
+      })
+
     const provider: LeaseProviderShape = {
       name: providerName,
-      capabilities: { waitForRelease: true, handoff: false, metadata: keepMetadata, clock: "client" },
+      capabilities: { waitForRelease: true, handoff: true, metadata: keepMetadata, clock: "client" },
       tryAcquire,
       renew,
       release,
       inspect,
       breakLease,
-      waitForRelease
+      waitForRelease,
+      handoff,
+      claim
     }
     return provider
   })

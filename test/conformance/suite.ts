@@ -507,6 +507,130 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
         })
       ))
 
+    /** Handoff tests run only where the provider declares the capability; elsewhere they check it is absent. */
+    const handoffTest = (name: string, body: (ctx: Ctx) => Effect.Effect<void, unknown, Scope.Scope>) =>
+      test(`handoff: ${name}`, () =>
+        withCtx((ctx) =>
+          ctx.real.capabilities.handoff
+            ? body(ctx)
+            : Effect.sync(() => {
+                expect(ctx.real.handoff).toBeUndefined()
+                expect(ctx.real.claim).toBeUndefined()
+              })
+        ))
+
+    handoffTest("ownership moves to the successor with no moment when the lease is free", (ctx) =>
+      Effect.gen(function* () {
+        const a = yield* ctx.manager("holder-a")
+        const b = yield* ctx.manager("holder-b")
+        const name = ctx.name("handoff")
+        const first = yield* a.acquire(name, ctx.opts)
+        // A watcher polls the store continuously from before the handoff until after the claim.
+        const seen: Array<string> = []
+        let watching = true
+        const watcher = yield* Effect.forkChild(
+          Effect.gen(function* () {
+            while (watching) {
+              const info = yield* ctx.real.inspect(name)
+              seen.push(info.held ? `held:${info.holderId}` : "free")
+              yield* Effect.sleep(Duration.millis(live ? 2 : ctx.d / 1000))
+            }
+          }),
+          { startImmediately: true }
+        )
+        yield* ctx.advance(ctx.d / 100)
+        const token = yield* first.handoff("holder-b")
+        expect(first.state).toBe("released")
+        const reason = yield* first.lost
+        expect(reason.reason).toBe("released")
+        yield* ctx.advance(ctx.d / 100)
+        const second = yield* b.claim(name, token, ctx.opts)
+        expect(second.holderId).toBe("holder-b")
+        expect(second.fencingToken).toBeGreaterThan(first.fencingToken)
+        yield* ctx.advance(ctx.d / 100)
+        watching = false
+        yield* Fiber.interrupt(watcher)
+        expect(seen.length).toBeGreaterThan(2)
+        expect(seen).not.toContain("free")
+        expect(seen[0]).toBe("held:holder-a")
+        expect(seen.at(-1)).toBe("held:holder-b")
+        const info = yield* a.inspect(name)
+        expect(info.leaseId).toBe(second.leaseId)
+        // The old holder can no longer renew; a third party cannot take it.
+        expect((yield* Effect.flip(first.renew))._tag).toBe("LeaseLostError")
+        expect(Option.isNone(yield* a.tryAcquire(name, ctx.opts))).toBe(true)
+      })
+    )
+
+    handoffTest("a wrong token, the wrong successor or an expired reservation is a typed error", (ctx) =>
+      Effect.gen(function* () {
+        const a = yield* ctx.manager("holder-a")
+        const b = yield* ctx.manager("holder-b")
+        const c = yield* ctx.manager("holder-c")
+        const name = ctx.name("claim")
+        const lease = yield* a.acquire(name, ctx.opts)
+        const token = yield* lease.handoff("holder-b", { claimWindow: Duration.millis(ctx.d / 2) })
+        const wrong = yield* Effect.flip(b.claim(name, randomUUID(), ctx.opts))
+        expect(wrong._tag).toBe("LeaseTransferError")
+        if (wrong._tag === "LeaseTransferError") expect(wrong.reason).toBe("invalid-token")
+        const intruder = yield* Effect.flip(c.claim(name, token, ctx.opts))
+        expect(intruder._tag).toBe("LeaseTransferError")
+        if (intruder._tag === "LeaseTransferError") expect(intruder.reason).toBe("not-successor")
+        // Unclaimed, the reservation expires like a lease, and the lease is free again.
+        yield* ctx.advance(ctx.d / 2 + ctx.d / 10)
+        const late = yield* Effect.flip(b.claim(name, token, ctx.opts))
+        expect(late._tag).toBe("LeaseTransferError")
+        if (late._tag === "LeaseTransferError") expect(["expired", "invalid-token"]).toContain(late.reason)
+        const next = yield* c.tryAcquire(name, ctx.opts)
+        assert.isTrue(Option.isSome(next))
+        if (Option.isSome(next)) expect(next.value.fencingToken).toBeGreaterThan(lease.fencingToken)
+      })
+    )
+
+    handoffTest("a handoff racing a renewal: both are serialised and the successor gets the lease", (ctx) =>
+      Effect.gen(function* () {
+        const a = yield* ctx.manager("holder-a")
+        const b = yield* ctx.manager("holder-b")
+        const name = ctx.name("race-renew")
+        const lease = yield* a.acquire(name, ctx.opts)
+        const renewing = yield* Effect.forkChild(Effect.exit(lease.renew), { startImmediately: true })
+        const handing = yield* Effect.forkChild(lease.handoff("holder-b"), { startImmediately: true })
+        const renewed = yield* Fiber.join(renewing)
+        const token = yield* Fiber.join(handing)
+        // The renewal ran first (it was queued first) and succeeded; the handoff then committed.
+        expect(Exit.isSuccess(renewed)).toBe(true)
+        expect(lease.state).toBe("released")
+        const claimed = yield* b.claim(name, token, ctx.opts)
+        expect(claimed.fencingToken).toBeGreaterThan(lease.fencingToken)
+        // A renewal after the handoff fails: the old grant is gone.
+        expect((yield* Effect.flip(lease.renew))._tag).toBe("LeaseLostError")
+      })
+    )
+
+    handoffTest("a handoff racing a break never leaves two holders", (ctx) =>
+      Effect.gen(function* () {
+        const a = yield* ctx.manager("holder-a")
+        const b = yield* ctx.manager("holder-b")
+        const name = ctx.name("race-break")
+        const lease = yield* a.acquire(name, ctx.opts)
+        const [handed, broken] = yield* Effect.all([Effect.exit(lease.handoff("holder-b")), a.breakLease(name)], {
+          concurrency: "unbounded"
+        })
+        expect(broken).toBe(true)
+        if (Exit.isSuccess(handed)) {
+          // The handoff committed first and the break evicted the reservation: the claim must fail.
+          const claim = yield* Effect.flip(b.claim(name, handed.value, ctx.opts))
+          expect(claim._tag).toBe("LeaseTransferError")
+        } else {
+          // The break came first: the handoff found the lease gone.
+          expect(lease.state).toBe("lost")
+        }
+        expect(lease.state === "held").toBe(false)
+        const info = yield* a.inspect(name)
+        expect(info.held).toBe(false)
+      })
+    )
+
     test("invalid names, durations and options are typed errors", () =>
       withCtx((ctx) =>
         Effect.gen(function* () {
