@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, type Fiber, Option, Schedule, Scope, Stream, SubscriptionRef } from "effect"
+import * as Telemetry from "./internal/telemetry.ts"
 import type { Lease } from "./Lease.ts"
 import type { InvalidLeaseOptionsError, LeaseLostError, ProviderUnavailableError } from "./LeaseError.ts"
 import { type AcquireError, LeaseManager } from "./LeaseManager.ts"
@@ -120,7 +121,9 @@ export const make = (
         })
       )
     }).pipe(
-      Effect.withSpan("lease.election.campaign", { attributes: { "lease.name": name, "lease.holder_id": holderId } })
+      Telemetry.span("lease.election.campaign", {
+        attributes: { "lease.name": name, "lease.holder_id": holderId }
+      })
     )
 
     const resign = (successorHolderId?: string) =>

@@ -170,7 +170,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
           })
         )
       }).pipe(
-        Effect.withSpan(once ? "lease.try_acquire" : "lease.acquire", {
+        Telemetry.span(once ? "lease.try_acquire" : "lease.acquire", {
           attributes: { "lease.name": name, "lease.provider": provider.name }
         })
       )
@@ -246,7 +246,9 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
         )
       }).pipe(
         Effect.tapError((error) => Effect.annotateCurrentSpan("lease.outcome", error._tag)),
-        Effect.withSpan("lease.claim", { attributes: { "lease.name": name, "lease.provider": provider.name } })
+        Telemetry.span("lease.claim", {
+          attributes: { "lease.name": name, "lease.provider": provider.name }
+        })
       )
 
     const acquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
@@ -286,7 +288,9 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
               )
             : Effect.void
         ),
-        Effect.withSpan("lease.break", { attributes: { "lease.name": name, "lease.provider": provider.name } })
+        Telemetry.span("lease.break", {
+          attributes: { "lease.name": name, "lease.provider": provider.name }
+        })
       )
 
     const shape: LeaseManagerShape = {

@@ -17,6 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Clock, Duration, Effect, Option } from "effect"
+import * as Telemetry from "../internal/telemetry.ts"
 import type { LeaseStatus } from "../Lease.ts"
 import { LeaseManager } from "../LeaseManager.ts"
 
@@ -152,7 +153,7 @@ export const probe = (options: HealthOptions = {}): Effect.Effect<StoreProbe, ne
       latency,
       detail: result.detail
     } satisfies StoreProbe
-  }).pipe(Effect.withSpan("lease.health.probe"))
+  }).pipe(Telemetry.span("lease.health.probe"))
 
 /**
  * Checks every lease held through the `LeaseManager` in context, and the store if `probe` is set.

@@ -264,6 +264,34 @@ export const waitForGrant = (
       yield* restore(released === undefined ? sleep : Effect.raceFirst(sleep, released))
       return undefined
     })
+    // Fast path: a first attempt that registers nothing, so an uncontended acquire is one store call and no
+    // subscription. If the lease is held we register and then try again at once (in `step`), so a release between
+    // this answer and the registration is not missed.
+    attempts++
+    const first = yield* Effect.result(attemptOnce(args))
+    if (first._tag === "Success") {
+      if (first.success._tag === "Granted") return Option.some(first.success.grant)
+      if (once) return Option.none()
+      lastHolder = first.success.holderId
+    } else {
+      const error = first.failure
+      if (error._tag === "InvalidLeaseOptionsError" || !error.isRetryable || once) return yield* error
+      failures++
+    }
+    if ((yield* monotonicMillis) >= deadline) {
+      if (first._tag === "Failure") return yield* first.failure
+      return yield* new LeaseAcquisitionTimeoutError({
+        leaseName: name,
+        timeout: options.timeout,
+        attempts,
+        holderId: lastHolder,
+        provider: provider.name
+      })
+    }
+    if (first._tag === "Failure") {
+      yield* restore(Effect.sleep(Duration.millis(Math.min(yield* jittered(failureBackoff), deadline - started))))
+      failureBackoff = Math.min(failureBackoff * 2, maxBackoff)
+    }
     while (true) {
       const done = yield* Effect.scoped(step)
       if (done !== undefined) return done

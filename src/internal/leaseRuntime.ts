@@ -319,7 +319,7 @@ export const renewOnce = (
       Effect.tapError((error) =>
         Effect.annotateCurrentSpan("lease.outcome", error._tag === "LeaseLostError" ? "lost" : "failed")
       ),
-      Effect.withSpan("lease.renew", {
+      Telemetry.span("lease.renew", {
         root: automatic,
         links: runtime.links,
         attributes: { ...spanAttributes(runtime), "lease.renew.attempt": attempt, "lease.renew.automatic": automatic }
@@ -446,7 +446,12 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
       yield* Effect.logDebug("lease released").pipe(annotate(runtime))
     }
     yield* Effect.annotateCurrentSpan("lease.outcome", confirmed ? "released" : "unconfirmed")
-  }).pipe(Effect.withSpan("lease.release", { links: runtime.links, attributes: spanAttributes(runtime) }))
+  }).pipe(
+    Telemetry.span("lease.release", {
+      links: runtime.links,
+      attributes: spanAttributes(runtime)
+    })
+  )
 
 /**
  * Releases the lease now (closing its scope: renewal stops, then the store is told). Idempotent.
@@ -557,7 +562,12 @@ export const handoff = (
         return transferToken
       })
     )
-    .pipe(Effect.withSpan("lease.handoff", { links: runtime.links, attributes: spanAttributes(runtime) }))
+    .pipe(
+      Telemetry.span("lease.handoff", {
+        links: runtime.links,
+        attributes: spanAttributes(runtime)
+      })
+    )
 
 const finishByHandoff = (runtime: LeaseRuntime, successorHolderId: string): Effect.Effect<void> =>
   Effect.suspend(() => {
