@@ -336,58 +336,19 @@ export const spanAttributes = (runtime: LeaseRuntime): Record<string, unknown> =
 })
 
 /**
- * Automatic renewal: at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, … while they fall before the
- * safety deadline. When they are exhausted it waits: the watchdog declares the loss at the deadline.
+ * The life of a held lease, in one fiber with one timer at a time: it sleeps until the next renewal is due or the
+ * safety deadline, whichever comes first; renews at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, …
+ * while they fall before the deadline; and declares the lease lost when the deadline passes without a newer
+ * confirmation. A renewal in flight cannot hold the loss back: each attempt is bounded by the time left before the
+ * deadline, so it is cut short exactly then. A manual renewal that moves the anchor starts a new cycle.
  */
-const renewalLoop = (runtime: LeaseRuntime): Effect.Effect<void> =>
+const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
   Effect.gen(function* () {
     const renewMs = Duration.toMillis(runtime.options.renewInterval)
     const retryMs = Duration.toMillis(runtime.options.retryInterval)
-    while (runtime.state === "held") {
-      const now = yield* monotonicMillis
-      const due = runtime.anchor + renewMs
-      if (now < due) {
-        // A manual renewal may move the anchor while we sleep: re-check after waking.
-        yield* Effect.sleep(Duration.millis(due - now))
-        continue
-      }
-      const anchor = runtime.anchor
-      for (let attempt = 1; runtime.state === "held" && runtime.anchor === anchor; attempt++) {
-        const failure = yield* Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option)
-        if (failure._tag === "None" || failure.value._tag === "LeaseLostError") break
-        runtime.consecutiveFailures++
-        const delay = retryMs * 2 ** (attempt - 1)
-        const after = yield* monotonicMillis
-        const cause = failure.value.cause
-        const retryable = !(cause instanceof ProviderUnavailable) || cause.isRetryable
-        const willRetry = retryable && attempt <= runtime.options.maxRetries && after + delay < runtime.safetyDeadline
-        yield* PubSub.publish(
-          runtime.pubsub,
-          LeaseEvent.RenewalFailed({
-            name: runtime.name,
-            leaseId: runtime.leaseId,
-            attempt,
-            willRetry,
-            error: failure.value
-          })
-        )
-        yield* Effect.logWarning(
-          `lease renewal failed (attempt ${attempt}, ${willRetry ? "will retry" : "no retry left"}): ${failure.value.message}`
-        ).pipe(annotate(runtime))
-        if (!willRetry) {
-          // Keep trusting the lease until its safety deadline (it is still valid until then), then the watchdog
-          // declares it lost. If a manual renewal succeeds meanwhile, the anchor moves and we resume.
-          yield* Effect.sleep(Duration.millis(Math.max(0, runtime.safetyDeadline - after)))
-          break
-        }
-        yield* Effect.sleep(Duration.millis(delay))
-      }
-    }
-  })
-
-/** Declares the lease lost when its safety deadline passes without a newer confirmation. */
-const watchdog = (runtime: LeaseRuntime): Effect.Effect<void> =>
-  Effect.gen(function* () {
+    let cycle = runtime.anchor
+    let attempt = 0
+    let nextAttemptAt: number | undefined
     while (runtime.state === "held") {
       const now = yield* monotonicMillis
       if (now >= runtime.safetyDeadline) {
@@ -397,12 +358,44 @@ const watchdog = (runtime: LeaseRuntime): Effect.Effect<void> =>
           : "the lease reached its safety deadline without renewal"
         return yield* markLost(runtime, reason, detail)
       }
-      yield* Effect.sleep(Duration.millis(runtime.safetyDeadline - now))
+      if (runtime.anchor !== cycle) {
+        // Confirmed meanwhile (by a manual renewal): a new cycle starts from the new anchor.
+        cycle = runtime.anchor
+        attempt = 0
+        nextAttemptAt = undefined
+      }
+      const due = runtime.options.autoRenew ? (nextAttemptAt ?? runtime.anchor + renewMs) : Number.POSITIVE_INFINITY
+      if (now < due) {
+        yield* Effect.sleep(Duration.millis(Math.min(due, runtime.safetyDeadline) - now))
+        continue
+      }
+      attempt++
+      const failure = yield* Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option)
+      if (failure._tag === "None") continue
+      if (failure.value._tag === "LeaseLostError") return
+      runtime.consecutiveFailures++
+      const delay = retryMs * 2 ** (attempt - 1)
+      const after = yield* monotonicMillis
+      const cause = failure.value.cause
+      const retryable = !(cause instanceof ProviderUnavailable) || cause.isRetryable
+      const willRetry = retryable && attempt <= runtime.options.maxRetries && after + delay < runtime.safetyDeadline
+      // With no retry left, keep trusting the lease until its safety deadline: it is still valid until then.
+      nextAttemptAt = willRetry ? after + delay : Number.POSITIVE_INFINITY
+      yield* PubSub.publish(
+        runtime.pubsub,
+        LeaseEvent.RenewalFailed({
+          name: runtime.name,
+          leaseId: runtime.leaseId,
+          attempt,
+          willRetry,
+          error: failure.value
+        })
+      )
+      yield* Effect.logWarning(
+        `lease renewal failed (attempt ${attempt}, ${willRetry ? "will retry" : "no retry left"}): ${failure.value.message}`
+      ).pipe(annotate(runtime))
     }
   })
-
-const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
-  runtime.options.autoRenew ? Effect.raceFirst(renewalLoop(runtime), watchdog(runtime)) : watchdog(runtime)
 
 /**
  * Releases the lease in the store (ownership-checked there), at most once. Runs as the lease scope's finalizer.
