@@ -289,7 +289,9 @@ export const waitForGrant = (
       })
     }
     if (first._tag === "Failure") {
-      yield* restore(Effect.sleep(Duration.millis(Math.min(yield* jittered(failureBackoff), deadline - started))))
+      const retryAfter = first.failure._tag === "ProviderUnavailableError" ? first.failure.retryAfter : undefined
+      const delay = retryAfter === undefined ? yield* jittered(failureBackoff) : Duration.toMillis(retryAfter)
+      yield* restore(Effect.sleep(Duration.millis(Math.min(delay, deadline - started))))
       failureBackoff = Math.min(failureBackoff * 2, maxBackoff)
     }
     while (true) {
