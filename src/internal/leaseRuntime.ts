@@ -200,16 +200,20 @@ export const markLost = (runtime: LeaseRuntime, reason: LeaseLostReason, detail?
       detail
     })
     runtime.lostError = error
-    return Deferred.succeed(runtime.lost, error).pipe(
+    // Event, log and metrics first, `lost` last, and all of it uninterruptible: completing `lost` wakes the work
+    // under the lease (withLease), which then closes the lease's scope and interrupts this very fiber.
+    return PubSub.publish(
+      runtime.pubsub,
+      LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error })
+    ).pipe(
+      Effect.andThen(Effect.logWarning(`lease lost: ${error.message}`).pipe(annotate(runtime))),
       Effect.andThen(
         Effect.flatMap(monotonicMillis, (now) =>
           Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt, reason)
         )
       ),
-      Effect.andThen(
-        PubSub.publish(runtime.pubsub, LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error }))
-      ),
-      Effect.andThen(Effect.logWarning(`lease lost: ${error.message}`).pipe(annotate(runtime)))
+      Effect.andThen(Deferred.succeed(runtime.lost, error)),
+      Effect.uninterruptible
     )
   })
 
@@ -277,7 +281,9 @@ export const renewOnce = (
               Effect.flatMap(monotonicMillis, (now) => Telemetry.renewal(provider, "failure", now - sentAt))
             ),
             Effect.catchTag("LeaseLostError", (error) =>
-              markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
+              markLost(runtime, error.reason, error.detail).pipe(
+                Effect.andThen(Effect.suspend(() => Effect.fail(notHeld(runtime))))
+              )
             ),
             Effect.mapError((error) => (error._tag === "LeaseLostError" ? error : renewalError(error)))
           )
@@ -547,7 +553,9 @@ export const handoff = (
             orElse: () => Effect.fail(timeoutError(runtime, "handoff", budget))
           }),
           Effect.catchTag("LeaseLostError", (error) =>
-            markLost(runtime, error.reason, error.detail).pipe(Effect.andThen(Effect.fail(notHeld(runtime))))
+            markLost(runtime, error.reason, error.detail).pipe(
+              Effect.andThen(Effect.suspend(() => Effect.fail(notHeld(runtime))))
+            )
           )
         )
         yield* finishByHandoff(runtime, successorHolderId)
@@ -574,16 +582,15 @@ const finishByHandoff = (runtime: LeaseRuntime, successorHolderId: string): Effe
       detail: `handed off to "${successorHolderId}"`
     })
     runtime.lostError = error
-    return Deferred.succeed(runtime.lost, error).pipe(
+    return PubSub.publish(
+      runtime.pubsub,
+      LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed: true })
+    ).pipe(
+      Effect.andThen(Effect.logInfo(`lease handed off to "${successorHolderId}"`).pipe(annotate(runtime))),
       Effect.andThen(
         Effect.flatMap(monotonicMillis, (now) => Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt))
       ),
-      Effect.andThen(
-        PubSub.publish(
-          runtime.pubsub,
-          LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed: true })
-        )
-      ),
-      Effect.andThen(Effect.logInfo(`lease handed off to "${successorHolderId}"`).pipe(annotate(runtime)))
+      Effect.andThen(Deferred.succeed(runtime.lost, error)),
+      Effect.uninterruptible
     )
   })

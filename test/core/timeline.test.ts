@@ -306,4 +306,50 @@ describe("loss without renewal", () => {
       expect(Exit.isFailure(exit)).toBe(true)
     }).pipe(Effect.provide(memory))
   )
+
+  it.effect("a loss that ends withLease is still published as a Lost event, with the store's reason", () =>
+    Effect.gen(function* () {
+      const real = yield* LeaseProvider
+      const manager = yield* managerOn(real)
+      const events: Array<string> = []
+      const outside = yield* Effect.scope
+      const running = yield* Effect.forkChild(
+        Effect.flip(
+          manager.withLease(
+            "job",
+            (lease) =>
+              // The event collector runs outside the work, which itself never ends.
+              lease.events.pipe(
+                Stream.runForEach((e) =>
+                  Effect.sync(() => events.push(e._tag === "Lost" ? `Lost:${e.reason}` : e._tag))
+                ),
+                Effect.forkIn(outside),
+                Effect.andThen(Effect.never)
+              ),
+            { duration: "15 seconds" }
+          )
+        ),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust("1 second")
+      yield* real.breakLease("job")
+      yield* TestClock.adjust("10 seconds") // the renewal at 10 s finds the lease broken
+      const error = yield* Fiber.join(running)
+      expect(error._tag).toBe("LeaseLostError")
+      if (error._tag === "LeaseLostError") expect(error.reason).toBe("broken")
+      expect(events).toEqual(["Acquired", "Lost:broken"])
+    }).pipe(Effect.provide(memory))
+  )
+
+  it.effect("a manual renew after a break fails with the store's reason", () =>
+    Effect.gen(function* () {
+      const real = yield* LeaseProvider
+      const manager = yield* managerOn(real)
+      const lease = yield* manager.acquire("job")
+      yield* real.breakLease("job")
+      const error = yield* Effect.flip(lease.renew)
+      expect(error._tag).toBe("LeaseLostError")
+      if (error._tag === "LeaseLostError") expect(error.reason).toBe("broken")
+    }).pipe(Effect.provide(memory))
+  )
 })
