@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 
+export { Leasing } from "./config/index.ts"
 export * as LeaseHealth from "./health/LeaseHealth.ts"
 export { LeaderElection, type LeaderElectionOptions } from "./LeaderElection.ts"
 export { isLease, Lease, type LeaseState, type LeaseStatus } from "./Lease.ts"

@@ -1,0 +1,264 @@
+/**
+ * The Promise API's client: `createLeasing({ provider })`, then `acquire`, `tryAcquire`, `withLease`, `inspect`,
+ * `breakLease` and the fluent `lease(name)` builder.
+ *
+ * ```ts
+ * import { createLeasing } from "distributed-leasing/promise"
+ * import { MemoryLeaseProvider } from "distributed-leasing/memory"
+ *
+ * await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer() })
+ * await using lease = await leasing.acquire("nightly-report", { duration: "30 seconds" })
+ * await generateReport({ signal: lease.signal, fencingToken: lease.fencingToken })
+ * ```
+ *
+ * Every method is one run of the matching `LeaseManager` effect through the client's `ManagedRuntime`; the lease
+ * logic (waiting, renewal, loss, release) is the Effect API's, never re-implemented here.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Layer, type LogLevel, Option, Scope } from "effect"
+import { LeaseManager } from "../LeaseManager.ts"
+import type { LeaseProvider } from "../LeaseProvider.ts"
+import { type Lease, make as makeLease } from "./Lease.ts"
+import { LeaseBuilder, type LeaseBuilderTarget } from "./LeaseBuilder.ts"
+import { type AcquireOptions, type LeaseOptions, toCoreOptions } from "./options.ts"
+import { CallbackFailure, ClientRuntime } from "./runner.ts"
+
+/**
+ * What `inspect` returns: who holds a lease now, per the store. A plain object.
+ *
+ * @since 0.1.0
+ */
+export interface LeaseInfo {
+  readonly name: string
+  readonly held: boolean
+  readonly holderId?: string
+  readonly leaseId?: string
+  /** The token of the current grant if held, else the last token granted (if any). */
+  readonly fencingToken?: bigint
+  /** When the current grant runs out (wall clock). */
+  readonly expiresAt?: Date
+  /** When the current grant was made, when the store records it. */
+  readonly acquiredAt?: Date
+  readonly metadata?: Readonly<Record<string, string>>
+}
+
+/**
+ * Settings shared by every way of creating a client.
+ *
+ * @since 0.1.0
+ */
+export interface ClientOptions {
+  /**
+   * The least severe log level written (the library logs renewal failures and losses as warnings, and listener
+   * failures). Default `"Info"`; `"None"` silences it.
+   */
+  readonly logLevel?: LogLevel.LogLevel | undefined
+}
+
+/**
+ * Options of `createLeasing`.
+ *
+ * @since 0.1.0
+ */
+export interface CreateLeasingOptions extends ClientOptions {
+  /**
+   * The provider layer, for example `MemoryLeaseProvider.layer()` or `RedisLeaseProvider.layer({ url })`. It is
+   * built on first use (or by `ready()`) and torn down by `close()`.
+   */
+  readonly provider: Layer.Layer<LeaseProvider, unknown>
+  /** Options applied to every lease, under the per-call options. */
+  readonly defaults?: LeaseOptions | undefined
+  /** Identifies this process as a holder. Default `host:pid:random`. */
+  readonly holderId?: string | undefined
+}
+
+/**
+ * A client of the lease store. Close it (`await leasing.close()` or `await using`) to release every lease it
+ * holds and disconnect.
+ *
+ * @since 0.1.0
+ */
+export class LeasingClient implements AsyncDisposable, LeaseBuilderTarget {
+  readonly #runtime: ClientRuntime
+
+  /** @internal Clients are made by `createLeasing`, `createLeasingFromEnv` or `createLeasingFromLayer`. */
+  constructor(runtime: ClientRuntime) {
+    this.#runtime = runtime
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#runtime.closed
+  }
+
+  /**
+   * Builds the provider now (connects, for a remote store). Optional: the first call does it anyway. Rejects with
+   * the provider's error (`ProviderUnavailableError`, `InvalidLeaseOptionsError`, a `ConfigError`, ...); a failed
+   * build is not retried, so close the client and create a new one.
+   */
+  ready(): Promise<void> {
+    return this.#runtime.run(Effect.asVoid(LeaseManager), { operation: "ready" })
+  }
+
+  /**
+   * Acquires `name`, waiting while it is held elsewhere (up to `options.timeout`, default: forever).
+   *
+   * Rejects with `LeaseAcquisitionTimeoutError` when the timeout passes, `ProviderUnavailableError` when the store
+   * keeps failing, `InvalidLeaseOptionsError` for bad options, or `options.signal.reason` when the signal aborts
+   * (the wait stops at once and nothing is left held).
+   */
+  async acquire(name: string, options?: AcquireOptions): Promise<Lease> {
+    const lease = await this.#take("acquire", name, options)
+    // `acquire` waits until it holds the lease: it never answers "held elsewhere".
+    if (lease === null) throw new Error(`acquire of "${name}" returned no lease`)
+    return lease
+  }
+
+  /**
+   * Exactly one attempt: the lease if it was free, `null` if it is held elsewhere (`timeout` is ignored).
+   */
+  tryAcquire(name: string, options?: AcquireOptions): Promise<Lease | null> {
+    return this.#take("tryAcquire", name, options)
+  }
+
+  /** `acquire` or `tryAcquire` into a new child scope of the client's scope, which `lease.release()` closes. */
+  async #take(operation: "acquire" | "tryAcquire", name: string, options: AcquireOptions | undefined) {
+    const runner = this.#runtime
+    const core = toCoreOptions(options)
+    // If the run is interrupted right after the lease was made (an abort in the same instant), the run rejects and
+    // the caller never sees the lease: it is released here rather than left held until close().
+    let made: Lease | undefined
+    const program = Effect.gen(function* () {
+      const manager = yield* LeaseManager
+      const take =
+        operation === "acquire" ? Effect.map(manager.acquire(name, core), Option.some) : manager.tryAcquire(name, core)
+      return yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const scope = yield* Scope.fork(runner.scope, "sequential")
+          return yield* restore(take).pipe(
+            Scope.provide(scope),
+            Effect.flatMap(
+              Option.match({
+                onNone: () => Effect.as(Scope.close(scope, Exit.void), null),
+                onSome: (lease) =>
+                  makeLease(lease, scope, runner, scope).pipe(Effect.tap((l) => Effect.sync(() => (made = l))))
+              })
+            ),
+            Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+          )
+        })
+      )
+    })
+    try {
+      return await runner.run(program, { operation, signal: options?.signal })
+    } catch (error) {
+      if (made !== undefined) await made.release()
+      throw error
+    }
+  }
+
+  /**
+   * Acquires `name`, calls `fn` with the lease, releases the lease when `fn` settles and returns its result.
+   *
+   * - If the lease is lost before `fn` settles, rejects at once with the `LeaseLostError`; `lease.signal` is
+   *   aborted with it, so `fn` can stop (a Promise cannot be cancelled from outside).
+   * - If `fn` throws or rejects, rejects with that same error.
+   * - The lease is always released, whatever happens.
+   */
+  withLease<A>(name: string, fn: (lease: Lease) => A | PromiseLike<A>, options?: AcquireOptions): Promise<A> {
+    const runner = this.#runtime
+    const core = toCoreOptions(options)
+    const program = Effect.gen(function* () {
+      const manager = yield* LeaseManager
+      return yield* manager.withLease(
+        name,
+        (lease) =>
+          Effect.gen(function* () {
+            // The core's scope for this lease: it closes (and releases) when `fn` settles or the lease is lost.
+            const scope = yield* Effect.scope
+            const handle = yield* makeLease(lease, scope, runner)
+            return yield* Effect.tryPromise({
+              try: async () => fn(handle),
+              catch: (error) => new CallbackFailure({ error })
+            })
+          }),
+        core
+      )
+    })
+    return runner.run(program, { operation: "withLease", signal: options?.signal })
+  }
+
+  /** Who holds `name` now, per the store. */
+  inspect(name: string): Promise<LeaseInfo> {
+    const program = Effect.map(
+      LeaseManager.use((manager) => manager.inspect(name)),
+      (info): LeaseInfo => ({
+        name: info.name,
+        held: info.held,
+        ...(info.holderId === undefined ? {} : { holderId: info.holderId }),
+        ...(info.leaseId === undefined ? {} : { leaseId: info.leaseId }),
+        ...(info.fencingToken === undefined ? {} : { fencingToken: info.fencingToken }),
+        ...(info.expiresAt === undefined ? {} : { expiresAt: info.expiresAt }),
+        ...(info.acquiredAt === undefined ? {} : { acquiredAt: info.acquiredAt }),
+        ...(info.metadata === undefined ? {} : { metadata: { ...info.metadata } })
+      })
+    )
+    return this.#runtime.run(program, { operation: "inspect" })
+  }
+
+  /**
+   * Forcibly frees `name`, whoever holds it (an operator action). Resolves to whether a holder was evicted; the
+   * evicted holder finds out at its next renewal (its lease is lost with reason `"broken"`).
+   */
+  breakLease(name: string): Promise<boolean> {
+    return this.#runtime.run(
+      LeaseManager.use((manager) => manager.breakLease(name)),
+      { operation: "breakLease" }
+    )
+  }
+
+  /**
+   * A fluent builder for one lease: `leasing.lease("job").duration("5 minutes").timeout("30 seconds").acquire()`.
+   */
+  lease(name: string): LeaseBuilder {
+    return new LeaseBuilder(this, name)
+  }
+
+  /**
+   * Cancels the calls in flight, releases every lease acquired through this client, then disconnects. Idempotent;
+   * later calls reject with `LeasingClosedError`.
+   */
+  close(): Promise<void> {
+    return this.#runtime.close()
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+/**
+ * Creates a client on a provider layer.
+ *
+ * @since 0.1.0
+ */
+export const createLeasing = (options: CreateLeasingOptions): LeasingClient =>
+  createLeasingFromLayer(
+    LeaseManager.layerWith({ holderId: options.holderId, defaults: toCoreOptions(options.defaults) }).pipe(
+      Layer.provide(options.provider)
+    ),
+    options
+  )
+
+/**
+ * Creates a client on a `LeaseManager` layer, for apps that build their manager with Effect (for example
+ * `Leasing.layerConfig`) and hand it to Promise code.
+ *
+ * @since 0.1.0
+ */
+export const createLeasingFromLayer = (
+  layer: Layer.Layer<LeaseManager, unknown>,
+  options: ClientOptions = {}
+): LeasingClient => new LeasingClient(new ClientRuntime(layer, options.logLevel))
