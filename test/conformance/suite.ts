@@ -34,6 +34,11 @@ export interface ConformanceOptions {
   readonly clock: "test" | "live"
   /** The lease duration the tests use. Default 60 s under TestClock, 2 s live. */
   readonly duration?: Duration.Input
+  /**
+   * Extra lease options for every test (e.g. a longer `attemptTimeout` for a store that needs several requests per
+   * acquire on a loaded machine). The suite's `duration` still applies.
+   */
+  readonly leaseOptions?: LeaseOptions | undefined
   /** Contenders in the mutual-exclusion test. Default 8. */
   readonly contenders?: number
   /** Critical sections per contender in the mutual-exclusion test. Default 4 (TestClock) or 2 (live). */
@@ -73,7 +78,7 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
       const ctx: Ctx = {
         real,
         d,
-        opts: { duration: Duration.millis(d) },
+        opts: { ...options.leaseOptions, duration: Duration.millis(d) },
         name: (l) => `conf/${l}/${randomUUID().slice(0, 8)}`,
         manager: (holderId, provider = real) =>
           LeaseManager.make({ holderId }).pipe(Effect.provideService(LeaseProvider, provider)),
