@@ -25,6 +25,7 @@ import {
   type LeaseEventMap,
   type LeaseEventName
 } from "./events.ts"
+import type { DurationInput } from "./options.ts"
 import type { Runner } from "./runner.ts"
 
 /**
@@ -245,6 +246,21 @@ export class Lease implements AsyncDisposable {
     this.#released ??=
       this.#runner.closing ?? this.#runner.run(this.#release, { operation: "release", interruptOnClose: false })
     return this.#released
+  }
+
+  /**
+   * Hands the lease to the holder `successorHolderId` with no moment when it is free (where the provider supports
+   * it). Resolves with the transfer token the successor passes to `leasing.claim(name, token)` within
+   * `claimWindow` (default: the lease's duration). This lease then ends: `signal` aborts with reason `"released"`.
+   */
+  async handoff(
+    successorHolderId: string,
+    options?: { readonly claimWindow?: DurationInput | undefined }
+  ): Promise<string> {
+    const token = await this.#runner.run(this.#core.handoff(successorHolderId, options), { operation: "handoff" })
+    // The grant is gone: close this lease's scope now (its release is a no-op in the store).
+    await this.release()
+    return token
   }
 
   /** `release()`, for `await using`. */

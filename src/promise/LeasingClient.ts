@@ -17,11 +17,15 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Layer, type LogLevel, Option, Scope } from "effect"
-import { LeaseManager } from "../LeaseManager.ts"
+import * as LeaseHealth from "../health/LeaseHealth.ts"
+import type { Lease as CoreLease } from "../Lease.ts"
+import type { LeaseTransferError } from "../LeaseError.ts"
+import { type AcquireError, LeaseManager } from "../LeaseManager.ts"
 import type { LeaseProvider } from "../LeaseProvider.ts"
+import { type LeaderElectionClient, make as makeElection } from "./LeaderElection.ts"
 import { type Lease, make as makeLease } from "./Lease.ts"
 import { LeaseBuilder, type LeaseBuilderTarget } from "./LeaseBuilder.ts"
-import { type AcquireOptions, type LeaseOptions, toCoreOptions } from "./options.ts"
+import { type AcquireOptions, type DurationInput, type LeaseOptions, toCoreOptions } from "./options.ts"
 import { CallbackFailure, ClientRuntime } from "./runner.ts"
 
 /**
@@ -41,6 +45,16 @@ export interface LeaseInfo {
   /** When the current grant was made, when the store records it. */
   readonly acquiredAt?: Date
   readonly metadata?: Readonly<Record<string, string>>
+}
+
+/**
+ * Options of `leasing.election(name)`: lease options plus how often to observe the leader.
+ *
+ * @since 0.1.0
+ */
+export interface ElectionOptions extends LeaseOptions {
+  /** How often the observed `leader` is re-read from the store. Default: half of the renew interval. */
+  readonly observeInterval?: DurationInput | undefined
 }
 
 /**
@@ -122,8 +136,49 @@ export class LeasingClient implements AsyncDisposable, LeaseBuilderTarget {
     return this.#take("tryAcquire", name, options)
   }
 
-  /** `acquire` or `tryAcquire` into a new child scope of the client's scope, which `lease.release()` closes. */
-  async #take(operation: "acquire" | "tryAcquire", name: string, options: AcquireOptions | undefined) {
+  /**
+   * Claims a lease handed to this holder with `lease.handoff(holderId)` elsewhere, using the transfer token it
+   * returned. The new lease has a higher fencing token. Rejects with `LeaseTransferError` for a wrong or expired
+   * token (fall back to `acquire`).
+   */
+  async claim(name: string, transferToken: string, options?: AcquireOptions): Promise<Lease> {
+    const lease = await this.#take("claim", name, options, transferToken)
+    if (lease === null) throw new Error(`claim of "${name}" returned no lease`)
+    return lease
+  }
+
+  /**
+   * A leader election on `name`: `campaign()`, `resign(successor?)`, `isLeader`, `leader`, `on(...)` and
+   * `runWhileLeader(fn)`. Closing the client (or the election) resigns.
+   */
+  election(name: string, options?: ElectionOptions): Promise<LeaderElectionClient> {
+    const runner = this.#runtime
+    const { observeInterval, ...rest } = options ?? {}
+    const core = toCoreOptions(rest)
+    return runner.run(
+      makeElection(runner, name, {
+        ...core,
+        ...(observeInterval === undefined ? {} : { observeInterval })
+      }),
+      { operation: "election" }
+    )
+  }
+
+  /**
+   * The health of every lease held through this client, and of the store when `probe` is set (see
+   * `docs/observability.md`).
+   */
+  health(options?: LeaseHealth.HealthOptions): Promise<LeaseHealth.HealthReport> {
+    return this.#runtime.run(LeaseHealth.check(options), { operation: "health" })
+  }
+
+  /** `acquire`, `tryAcquire` or `claim` into a new child scope of the client's scope, which `lease.release()` closes. */
+  async #take(
+    operation: "acquire" | "tryAcquire" | "claim",
+    name: string,
+    options: AcquireOptions | undefined,
+    transferToken?: string
+  ) {
     const runner = this.#runtime
     const core = toCoreOptions(options)
     // If the run is interrupted right after the lease was made (an abort in the same instant), the run rejects and
@@ -131,8 +186,15 @@ export class LeasingClient implements AsyncDisposable, LeaseBuilderTarget {
     let made: Lease | undefined
     const program = Effect.gen(function* () {
       const manager = yield* LeaseManager
-      const take =
-        operation === "acquire" ? Effect.map(manager.acquire(name, core), Option.some) : manager.tryAcquire(name, core)
+      const take: Effect.Effect<
+        Option.Option<CoreLease>,
+        AcquireError | LeaseTransferError,
+        Scope.Scope
+      > = operation === "acquire"
+        ? Effect.map(manager.acquire(name, core), Option.some)
+        : operation === "claim"
+          ? Effect.map(manager.claim(name, transferToken ?? "", core), Option.some)
+          : manager.tryAcquire(name, core)
       return yield* Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
           const scope = yield* Scope.fork(runner.scope, "sequential")

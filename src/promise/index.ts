@@ -32,6 +32,8 @@ export {
   LeaseLostError,
   type LeaseLostReason,
   LeaseRenewalError,
+  LeaseTransferError,
+  type LeaseTransferReason,
   ProviderUnavailableError
 } from "../LeaseError.ts"
 export type {
@@ -44,6 +46,7 @@ export type {
   RenewedEvent
 } from "./events.ts"
 export { type CreateLeasingFromEnvOptions, createLeasingFromEnv } from "./fromEnv.ts"
+export { type ElectionEventMap, LeaderElectionClient } from "./LeaderElection.ts"
 export { Lease } from "./Lease.ts"
 export { LeaseBuilder } from "./LeaseBuilder.ts"
 export {
@@ -51,6 +54,7 @@ export {
   type CreateLeasingOptions,
   createLeasing,
   createLeasingFromLayer,
+  type ElectionOptions,
   type LeaseInfo,
   LeasingClient
 } from "./LeasingClient.ts"
