@@ -25,7 +25,7 @@ import {
 } from "../LeaseError.ts"
 import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
 import type { AcquireResult, LeaseProviderShape } from "../LeaseProvider.ts"
-import { type Grant, monotonicMillis } from "./leaseRuntime.ts"
+import { type Grant, monotonicMillis, reached } from "./leaseRuntime.ts"
 import * as Telemetry from "./telemetry.ts"
 
 /** @internal */
@@ -143,7 +143,11 @@ const sendOnce = <E>(
             )
           })
       }),
-      Effect.tapError(() => (timedOut ? undo(args, leaseId) : Effect.void)),
+      // No answer, or an unavailable store: the request may have landed. Releasing the id we chose is always
+      // safe (ownership-checked), and spares us waiting out our own orphaned grant.
+      Effect.tapError((error) =>
+        timedOut || (error instanceof ProviderUnavailableError && error.isRetryable) ? undo(args, leaseId) : Effect.void
+      ),
       Effect.uninterruptible
     )
     if (result._tag === "LeaseConflictError") return { _tag: "Held", holderId: result.holderId }
@@ -248,7 +252,7 @@ export const waitForGrant = (
         failureBackoff = Math.min(failureBackoff * 2, maxBackoff)
       }
       const now = yield* monotonicMillis
-      if (now >= deadline) {
+      if (reached(now, deadline)) {
         // A store that failed on the last attempt says more than "timed out".
         if (outcome._tag === "Failure") return yield* outcome.failure
         return yield* new LeaseAcquisitionTimeoutError({
@@ -278,7 +282,7 @@ export const waitForGrant = (
       if (error._tag === "InvalidLeaseOptionsError" || !error.isRetryable || once) return yield* error
       failures++
     }
-    if ((yield* monotonicMillis) >= deadline) {
+    if (reached(yield* monotonicMillis, deadline)) {
       if (first._tag === "Failure") return yield* first.failure
       return yield* new LeaseAcquisitionTimeoutError({
         leaseName: name,

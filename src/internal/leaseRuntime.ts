@@ -37,8 +37,24 @@ import * as Telemetry from "./telemetry.ts"
  */
 export type LeaseState = "held" | "lost" | "released"
 
-/** Monotonic milliseconds from the Effect clock. @internal */
-export const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.monotonicTimeNanos, (n) => Number(n) / 1e6)
+/**
+ * Monotonic milliseconds from the Effect clock, rounded to whole microseconds. Deadlines are sums of these and of
+ * option durations; comparing them exactly would let float rounding leave a deadline one ulp in the future after
+ * sleeping "until" it, and a loop would then sleep zero and spin. Comparisons use `reached` below.
+ *
+ * @internal
+ */
+export const monotonicMillis: Effect.Effect<number> = Effect.map(
+  Clock.monotonicTimeNanos,
+  (n) => Math.round(Number(n) / 1e3) / 1e3
+)
+
+/**
+ * Whether `now` has reached `at`, with one microsecond of tolerance for float rounding.
+ *
+ * @internal
+ */
+export const reached = (now: number, at: number): boolean => now >= at - 0.001
 
 /** @internal */
 export interface Grant {
@@ -263,7 +279,7 @@ export const renewOnce = (
         const renewalError = (cause: unknown) =>
           new LeaseRenewalError({ leaseName: runtime.name, leaseId: runtime.leaseId, attempt, provider, cause })
         const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
-        if (budget <= 0) {
+        if (budget < 0.001) {
           return yield* renewalError(timeoutError(runtime, "renew", 0))
         }
         runtime.unconfirmed = true
@@ -290,7 +306,7 @@ export const renewOnce = (
         const confirmedAt = yield* monotonicMillis
         yield* Telemetry.renewal(provider, "success", confirmedAt - sentAt)
         if (runtime.state !== "held") return yield* notHeld(runtime)
-        if (confirmedAt >= runtime.safetyDeadline) {
+        if (reached(confirmedAt, runtime.safetyDeadline)) {
           // Too late to count: the watchdog is about to (or did) declare the lease lost.
           return yield* renewalError(timeoutError(runtime, "renew", confirmedAt - sentAt))
         }
@@ -357,7 +373,7 @@ const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
     let nextAttemptAt: number | undefined
     while (runtime.state === "held") {
       const now = yield* monotonicMillis
-      if (now >= runtime.safetyDeadline) {
+      if (reached(now, runtime.safetyDeadline)) {
         const reason: LeaseLostReason = runtime.unconfirmed ? "unconfirmed" : "expired"
         const detail = runtime.unconfirmed
           ? "no renewal was confirmed before the safety deadline"
@@ -371,8 +387,9 @@ const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
         nextAttemptAt = undefined
       }
       const due = runtime.options.autoRenew ? (nextAttemptAt ?? runtime.anchor + renewMs) : Number.POSITIVE_INFINITY
-      if (now < due) {
-        yield* Effect.sleep(Duration.millis(Math.min(due, runtime.safetyDeadline) - now))
+      if (!reached(now, due)) {
+        // Never a zero sleep: at least one microsecond, so the clock (and TestClock) moves on.
+        yield* Effect.sleep(Duration.millis(Math.max(0.001, Math.min(due, runtime.safetyDeadline) - now)))
         continue
       }
       attempt++
@@ -539,7 +556,7 @@ export const handoff = (
         if (runtime.state !== "held") return yield* notHeld(runtime)
         const sentAt = yield* monotonicMillis
         const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
-        if (budget <= 0) return yield* timeoutError(runtime, "handoff", 0)
+        if (budget < 0.001) return yield* timeoutError(runtime, "handoff", 0)
         const transferToken = randomUUID()
         yield* send({
           name: runtime.name,

@@ -352,4 +352,21 @@ describe("loss without renewal", () => {
       if (error._tag === "LeaseLostError") expect(error.reason).toBe("broken")
     }).pipe(Effect.provide(memory))
   )
+
+  it.effect("leases granted at awkward clock offsets still renew (no float rounding spin)", () =>
+    Effect.gen(function* () {
+      const real = yield* LeaseProvider
+      const manager = yield* managerOn(real)
+      const leases = []
+      for (const offset of ["2 seconds", "100 millis", "333 millis", "1 millis", "7 seconds"] as const) {
+        yield* TestClock.adjust(offset)
+        leases.push(yield* manager.acquire(`job-${leases.length}`, { duration: "10 seconds" }))
+      }
+      yield* TestClock.adjust("35 seconds")
+      for (const lease of leases) {
+        expect(lease.state).toBe("held")
+        expect(lease.renewalCount).toBeGreaterThanOrEqual(4)
+      }
+    }).pipe(Effect.provide(memory))
+  )
 })
