@@ -1,10 +1,11 @@
 /**
  * A cron-style job that runs on exactly one replica per tick.
  *
- * Every replica runs the same schedule. At each tick they all try the lease once (`tryAcquire`); the one that gets
- * it runs the job, the others skip. The winner keeps the lease for at least `minHold` even if the job is quick, so a
- * replica whose timer fires a little late (clock skew, a busy event loop) finds it still held and does not run the
- * same tick again. (A scheduler calls this "lock at least for".)
+ * Every replica runs the same schedule. At each tick they all try the tick's own lease once (`tryAcquire` of
+ * `cron/daily-report/<tick>`); the one that gets it runs the job, the others skip. The winner keeps the lease for the
+ * whole tick slot even if the job is quick, so a replica whose timer fires late (clock skew, a busy event loop) finds
+ * it still held and does not run the same tick again. (A scheduler calls this "lock at least for"; naming the lease
+ * after the tick means a slow tick never blocks the next one.)
  *
  * Run it: `node --conditions=leasing-source examples/cron-job.ts`, or on Redis with
  * `LEASING_PROVIDER=redis LEASING_REDIS_URL=redis://localhost:6379`.
@@ -16,7 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { createLeasingFromEnv } from "distributed-leasing/promise"
 
 const interval = 500 // ms between ticks; a real job would say "every night at 02:00"
-const minHold = 300 // ms: longer than the worst lateness of a replica's timer
+const minHold = interval // ms: the whole tick slot, far longer than the worst lateness of a replica's timer
 const ticks = 3
 const replicas = ["replica-a", "replica-b", "replica-c"]
 // How late each replica's timer fires, in ms: a different one is first at each tick, and the late ones must not run
@@ -32,7 +33,7 @@ const runReport = async (tick: number, replica: string, signal: AbortSignal): Pr
 }
 
 const onTick = async (replica: string, tick: number): Promise<void> => {
-  const lease = await leasing.lease("cron/daily-report").holderId(replica).duration("5 seconds").tryAcquire()
+  const lease = await leasing.lease(`cron/daily-report/${tick}`).holderId(replica).duration("5 seconds").tryAcquire()
   if (lease === null) {
     console.log(`tick ${tick}: ${replica} skips (another replica has it)`)
     return
