@@ -16,7 +16,20 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
-import { Clock, Deferred, Duration, Effect, Exit, Option, PubSub, Scope, Semaphore, Stream, type Tracer } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  PubSub,
+  Scope,
+  Semaphore,
+  Stream,
+  type Tracer
+} from "effect"
 import {
   InvalidLeaseOptionsError,
   LeaseLostError,
@@ -38,15 +51,16 @@ import * as Telemetry from "./telemetry.ts"
 export type LeaseState = "held" | "lost" | "released"
 
 /**
- * Monotonic milliseconds from the Effect clock, rounded to whole microseconds. Deadlines are sums of these and of
- * option durations; comparing them exactly would let float rounding leave a deadline one ulp in the future after
- * sleeping "until" it, and a loop would then sleep zero and spin. Comparisons use `reached` below.
+ * Monotonic milliseconds from the Effect clock, rounded *up* to whole microseconds. Deadlines are sums of these and
+ * of option durations; comparing them exactly would let float rounding leave a deadline one ulp in the future after
+ * sleeping "until" it, and a loop would then sleep zero and spin. Rounding up makes every computed sleep end at or
+ * just before its target (never after it), and comparisons use `reached` below, which tolerates that microsecond.
  *
  * @internal
  */
 export const monotonicMillis: Effect.Effect<number> = Effect.map(
   Clock.monotonicTimeNanos,
-  (n) => Math.round(Number(n) / 1e3) / 1e3
+  (n) => Math.ceil(Number(n) / 1e3) / 1e3
 )
 
 /**
@@ -393,7 +407,19 @@ const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
         continue
       }
       attempt++
-      const failure = yield* Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option)
+      // The attempt runs in its own fiber and we wait for it only until the safety deadline: a store call that
+      // cannot be interrupted (a paused connection delivering late) must not hold the loss declaration back. An
+      // attempt still running then is interrupted in the background; its late answer no longer counts.
+      const running = yield* Effect.forkDetach(Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option))
+      const finished = yield* Effect.raceFirst(
+        Effect.map(Fiber.await(running), Option.some),
+        Effect.as(Effect.sleep(Duration.millis(Math.max(0.001, runtime.safetyDeadline - now))), Option.none())
+      )
+      if (Option.isNone(finished) || finished.value._tag === "Failure") {
+        yield* Effect.forkDetach(Fiber.interrupt(running))
+        continue
+      }
+      const failure = finished.value.value
       if (failure._tag === "None") continue
       if (failure.value._tag === "LeaseLostError") return
       runtime.consecutiveFailures++
