@@ -96,7 +96,16 @@ export const runScript = (
     readonly leaseId?: string | undefined
   }
 ): Effect.Effect<unknown, ProviderUnavailableError> =>
-  Effect.tryPromise({
-    try: () => runScriptPromise(client, s, keys, args),
-    catch: (cause) => toProviderError(cause, context)
-  })
+  // The command goes on the store call's span (`lease.provider.<op>`), as OpenTelemetry's database conventions do.
+  Effect.annotateCurrentSpan({
+    "db.system": "redis",
+    "db.operation": "EVALSHA",
+    "lease.redis.command": `EVALSHA ${s.name}`
+  }).pipe(
+    Effect.andThen(
+      Effect.tryPromise({
+        try: () => runScriptPromise(client, s, keys, args),
+        catch: (cause) => toProviderError(cause, context)
+      })
+    )
+  )
