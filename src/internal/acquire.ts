@@ -143,10 +143,14 @@ const sendOnce = <E>(
             )
           })
       }),
-      // No answer, or an unavailable store: the request may have landed. Releasing the id we chose is always
-      // safe (ownership-checked), and spares us waiting out our own orphaned grant.
+      // No answer, or a store failure that may have come after the request landed (a dropped connection): release
+      // the id we chose, which is always safe (ownership-checked) and spares us waiting out our own orphaned grant.
+      // A throttling answer (with `retryAfter`) says the request was refused, so there is nothing to undo, and
+      // sending more to a throttled store would only add to its load.
       Effect.tapError((error) =>
-        timedOut || (error instanceof ProviderUnavailableError && error.isRetryable) ? undo(args, leaseId) : Effect.void
+        timedOut || (error instanceof ProviderUnavailableError && error.isRetryable && error.retryAfter === undefined)
+          ? undo(args, leaseId)
+          : Effect.void
       ),
       Effect.uninterruptible
     )
