@@ -34,6 +34,11 @@ export interface LeaseProviderCapabilities {
   readonly waitForRelease: boolean
   /** `handoff` / `claim` are implemented. */
   readonly handoff: boolean
+  /**
+   * A handoff's reservation always lasts the lease's own duration (Azure Blob: a lease's duration cannot change
+   * without an acquire). The core then refuses any other `claimWindow` before sending anything.
+   */
+  readonly fixedClaimWindow?: boolean | undefined
   /** Per-lease metadata is stored and returned by `inspect`. */
   readonly metadata: boolean
   /** Whose clock judges expiry: the store's own (`"store"`) or the client's (`"client"`). */

@@ -579,6 +579,16 @@ export const handoff = (
         if (!Duration.isFinite(window) || Duration.toMillis(window) <= 0) {
           return yield* invalid("claimWindow", `must be a positive, finite duration, got ${Duration.format(window)}`)
         }
+        if (
+          runtime.provider.capabilities.fixedClaimWindow === true &&
+          !Duration.equals(window, runtime.options.duration)
+        ) {
+          return yield* invalid(
+            "claimWindow",
+            `the ${runtime.provider.name} provider reserves a handed-off lease for the lease's own duration ` +
+              `(${Duration.format(runtime.options.duration)}); leave claimWindow unset`
+          )
+        }
         if (runtime.state !== "held") return yield* notHeld(runtime)
         const sentAt = yield* monotonicMillis
         const budget = Math.min(Duration.toMillis(runtime.options.attemptTimeout), runtime.safetyDeadline - sentAt)
@@ -599,6 +609,13 @@ export const handoff = (
             markLost(runtime, error.reason, error.detail).pipe(
               Effect.andThen(Effect.suspend(() => Effect.fail(notHeld(runtime))))
             )
+          ),
+          // No answer: the reservation may be in the store, possibly with a window shorter than our remaining time,
+          // after which someone else could acquire. We can no longer vouch for the lease: stop trusting it now.
+          Effect.tapError((error) =>
+            error._tag === "ProviderUnavailableError"
+              ? markLost(runtime, "unconfirmed", `the handoff to "${successorHolderId}" got no answer: ${error.detail}`)
+              : Effect.void
           )
         )
         yield* finishByHandoff(runtime, successorHolderId)

@@ -1,9 +1,12 @@
 /**
  * The Redis lease provider: leases in a single Redis (or one Redis Cluster shard), one round trip per operation.
  *
- * - Acquire, renew, release, inspect and break are each one Lua script (see `acquire.ts`, `renew.ts`, ...), run
- *   with `EVALSHA` (falling back to `EVAL` once after a restart). Ownership is checked inside Redis against the
- *   lease id, and expiry is Redis' own TTL: no client clock decides anything.
+ * - Acquire, renew, release, inspect, break, handoff and claim are each one Lua script (see `acquire.ts`,
+ *   `renew.ts`, ...), run with `EVALSHA` (falling back to `EVAL` once after a restart). Ownership is checked inside
+ *   Redis against the lease id (or the transfer token), and expiry is Redis' own TTL: no client clock decides
+ *   anything.
+ * - Handoff rewrites the lease hash in place as a reservation for the successor under the transfer token; the claim
+ *   turns it into a grant with the next fencing token (`handoff.ts`, `claim.ts`). The key exists throughout.
  * - Every grant increments a per-name fencing counter in the same script, so tokens strictly increase across
  *   holders, releases and expiries (as long as Redis keeps its data: see `docs/providers/redis.md`).
  * - Releases are published; one subscriber connection per provider wakes waiters at once (`waitForRelease`).
@@ -22,8 +25,10 @@ import { InvalidLeaseOptionsError, type ProviderUnavailableError } from "../Leas
 import { LeaseProvider, type LeaseProviderShape } from "../LeaseProvider.ts"
 import { tryAcquire } from "./acquire.ts"
 import { breakLease } from "./breakLease.ts"
+import { claim } from "./claim.ts"
 import * as EntraAuth from "./EntraAuth.ts"
 import { providerName } from "./errors.ts"
+import { handoff } from "./handoff.ts"
 import { inspect } from "./inspect.ts"
 import { defaultPrefix, makeKeySpace, validatePrefix } from "./keys.ts"
 import * as RedisConnection from "./RedisConnection.ts"
@@ -166,7 +171,7 @@ export const make = (
       name: providerName,
       capabilities: {
         waitForRelease: notifier !== undefined,
-        handoff: false,
+        handoff: true,
         metadata: true,
         clock: "store"
       },
@@ -175,7 +180,9 @@ export const make = (
       release: release(client, keySpace),
       inspect: inspect(client, keySpace),
       breakLease: breakLease(client, keySpace),
-      waitForRelease: notifier?.waitForRelease
+      waitForRelease: notifier?.waitForRelease,
+      handoff: handoff(client, keySpace),
+      claim: claim(client, keySpace)
     }
     return provider
   })

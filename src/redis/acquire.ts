@@ -7,7 +7,9 @@
  * a waiter can sleep until the server-side expiry. The expiry is judged by Redis alone: no client clock is involved.
  *
  * A repeated request with the lease id that already holds the key (an attempt that timed out on our side but
- * landed) confirms that grant rather than reporting it as held by someone else.
+ * landed) confirms that grant rather than reporting it as held by someone else. A pending handoff reservation
+ * (`handoff.ts`) is never confirmed that way, even for its own id: it carries the old holder's fencing token, and only
+ * a claim may turn it into a grant (with a new token).
  *
  * @since 0.1.0
  */
@@ -20,7 +22,15 @@ import { asArray, asBigInt, asInteger, asOptionalString } from "./reply.ts"
 import { type RedisClient, runScript, script } from "./script.ts"
 
 /** Hash fields of a lease key. Metadata entries are stored as `m:<key>`. */
-export const fields = { id: "id", holder: "holder", token: "token", acquiredAt: "at", metadataPrefix: "m:" } as const
+export const fields = {
+  id: "id",
+  holder: "holder",
+  token: "token",
+  acquiredAt: "at",
+  /** Present (`1`) while the key is a handoff reservation waiting for its claim (see `handoff.ts`). */
+  pending: "pending",
+  metadataPrefix: "m:"
+} as const
 
 /**
  * KEYS[1] lease hash, KEYS[2] fencing counter.
@@ -35,8 +45,8 @@ export const acquireScript = script(
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- HMGET fails with WRONGTYPE if the key is not a hash: not a lease of ours, never overwrite it.
-  local current = redis.call('HMGET', KEYS[1], 'id', 'holder', 'token')
-  if current[1] == ARGV[1] then
+  local current = redis.call('HMGET', KEYS[1], 'id', 'holder', 'token', 'pending')
+  if current[1] == ARGV[1] and not current[4] then
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     return {1, current[3], redis.call('PTTL', KEYS[1])}
   end

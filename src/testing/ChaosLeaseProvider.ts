@@ -480,7 +480,11 @@ export const make = (
       inspect: (name) => Effect.suspend(() => intercept("inspect", name, undefined, rules.inspect, real.inspect(name))),
       breakLease: (name) =>
         Effect.suspend(() => intercept("break", name, undefined, rules.break, real.breakLease(name))),
-      waitForRelease: real.waitForRelease
+      waitForRelease: real.waitForRelease,
+      // Handoff and claim pass through unfaulted (they are not chaos operations yet), so the wrapped provider
+      // offers exactly the capabilities it declares.
+      handoff: real.handoff,
+      claim: real.claim
     }
 
     const stats: Effect.Effect<ChaosStats> = Effect.sync(() => ({

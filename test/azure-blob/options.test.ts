@@ -78,7 +78,7 @@ describe.concurrent("azure-blob construction", () => {
         connectionString: Redacted.make(azurite().connectionString),
         createContainerIfNotExists: true
       })
-      expect(p.capabilities).toMatchObject({ clock: "store", metadata: true, waitForRelease: false, handoff: false })
+      expect(p.capabilities).toMatchObject({ clock: "store", metadata: true, waitForRelease: false, handoff: true })
       expect(Duration.toSeconds(p.capabilities.minDuration ?? Duration.zero)).toBe(15)
       expect(Duration.toSeconds(p.capabilities.maxDuration ?? Duration.zero)).toBe(60)
       yield* roundTrip(p)

@@ -8,6 +8,8 @@
  *   exactly as the service does.
  * - Without it (a proxy strips it), the client's clock stands in: a skew within `clockSkewTolerance` is absorbed,
  *   a larger one is not (the stated limit).
+ * - A handoff reservation's window is judged to its true end: the service's clock bounds it to one second, the
+ *   clients' clocks decide within that second, so a skewed client moves the end by at most about a second.
  */
 import { randomUUID } from "node:crypto"
 import { assert, describe, expect, it } from "@effect/vitest"
@@ -15,7 +17,7 @@ import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { CosmosLeaseProvider } from "../../src/azure/cosmos/index.ts"
-import { fromHeaders, judge, serverNow, takeoverAt } from "../../src/azure/cosmos/serverClock.ts"
+import { fromHeaders, judge, judgeReservation, serverNow, takeoverAt } from "../../src/azure/cosmos/serverClock.ts"
 import type { AcquireRequest } from "../../src/index.ts"
 import { startFaultProxy } from "./faultProxy.ts"
 import { leaseName, options, useCosmosServer } from "./helpers.ts"
@@ -59,6 +61,78 @@ describe("azure-cosmos clock model", () => {
           const dateHeaderMs = Math.floor(nowMs / 1000) * 1000
           const { held } = judge(doc, dateHeaderMs, 0)
           return held || nowMs >= writtenAtMs + durationMs
+        }
+      )
+    )
+  })
+
+  it("a reservation: the service's clock bounds its end to [_ts s + w, that + 1 s); the client decides within", () => {
+    const reservedAt = new Date(100_400).toISOString()
+    const doc = { _ts: 100, durationMs: 1_000, holderId: "b", pending: true as const, reservedAt }
+    const hour = 3_600_000
+    // Before the earliest possible end: held whatever the client's clock says, for at least what is surely left.
+    expect(judge(doc, 100_000, 0, 100_500)).toEqual({ held: true, remainingMs: 1_000 })
+    expect(judge(doc, 100_999, 0, 100_999 + hour).held).toBe(true)
+    // Within the open second: the client's clock decides.
+    expect(judge(doc, 101_000, 0, 101_300)).toEqual({ held: true, remainingMs: 100 })
+    expect(judge(doc, 101_000, 0, 101_400)).toEqual({ held: false, remainingMs: 0 })
+    expect(judge(doc, 101_000, 0, 101_000 + hour).held).toBe(false)
+    expect(judge(doc, 101_999, 0, 101_999 - hour)).toEqual({ held: true, remainingMs: 1 })
+    // Past the latest possible end: over whatever the client's clock says.
+    expect(judge(doc, 102_000, 0, 102_000 - hour).held).toBe(false)
+    // Without a client clock or a recorded time, the service's clock alone: held to the latest possible end.
+    expect(judge(doc, 101_500, 0)).toEqual({ held: true, remainingMs: 500 })
+    const { reservedAt: _, ...unrecorded } = doc
+    expect(judge(unrecorded, 101_500, 0, 101_999 + hour)).toEqual({ held: true, remainingMs: 500 })
+    // The tolerance is for grants only: nobody trusts a reservation, so its end is not pushed back.
+    expect(judge(doc, 102_000, 5_000, 102_000).held).toBe(false)
+    expect(judgeReservation(doc, 102_000)).toEqual({ held: false, remainingMs: 0 })
+  })
+
+  it("property: a reservation is never over more than 1 s early or held more than 2 s late, whatever the skew", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        fc.integer({ min: -600_000, max: 600_000 }),
+        fc.integer({ min: -600_000, max: 600_000 }),
+        (writtenAtMs, latencyMs, windowMs, elapsedMs, writerSkew, readerSkew) => {
+          const doc = {
+            _ts: Math.floor(writtenAtMs / 1000),
+            durationMs: windowMs,
+            holderId: "b",
+            pending: true as const,
+            reservedAt: new Date(writtenAtMs - latencyMs + writerSkew).toISOString()
+          }
+          const nowMs = writtenAtMs + elapsedMs
+          const { held } = judge(doc, Math.floor(nowMs / 1000) * 1000, 1_000, nowMs + readerSkew)
+          const end = writtenAtMs + windowMs
+          return (held || nowMs >= end - 1_000) && (!held || nowMs < end + 2_000)
+        }
+      )
+    )
+  })
+
+  it("property: with clocks in step, a reservation is held to its end and over within a second after", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        (writtenAtMs, windowMs, elapsedMs) => {
+          const doc = {
+            _ts: Math.floor(writtenAtMs / 1000),
+            durationMs: windowMs,
+            holderId: "b",
+            pending: true as const,
+            reservedAt: new Date(writtenAtMs).toISOString()
+          }
+          const nowMs = writtenAtMs + elapsedMs
+          const { held } = judge(doc, Math.floor(nowMs / 1000) * 1000, 1_000, nowMs)
+          const end = writtenAtMs + windowMs
+          return nowMs < end ? held : nowMs >= end + 1_000 ? !held : true
         }
       )
     )

@@ -574,7 +574,15 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
         const c = yield* ctx.manager("holder-c")
         const name = ctx.name("claim")
         const lease = yield* a.acquire(name, ctx.opts)
-        const token = yield* lease.handoff("holder-b", { claimWindow: Duration.millis(ctx.d / 2) })
+        // A provider whose reservations last the lease's own duration refuses any other window up front.
+        const fixed = ctx.real.capabilities.fixedClaimWindow === true
+        if (fixed) {
+          const refused = yield* Effect.flip(lease.handoff("holder-b", { claimWindow: Duration.millis(ctx.d / 2) }))
+          expect(refused._tag).toBe("InvalidLeaseOptionsError")
+          expect(lease.state).toBe("held")
+        }
+        const window = fixed ? ctx.d : ctx.d / 2
+        const token = yield* lease.handoff("holder-b", fixed ? {} : { claimWindow: Duration.millis(window) })
         const wrong = yield* Effect.flip(b.claim(name, randomUUID(), ctx.opts))
         expect(wrong._tag).toBe("LeaseTransferError")
         if (wrong._tag === "LeaseTransferError") expect(wrong.reason).toBe("invalid-token")
@@ -582,7 +590,7 @@ export const conformanceSuite = (label: string, options: ConformanceOptions): vo
         expect(intruder._tag).toBe("LeaseTransferError")
         if (intruder._tag === "LeaseTransferError") expect(intruder.reason).toBe("not-successor")
         // Unclaimed, the reservation expires like a lease, and the lease is free again.
-        yield* ctx.advance(ctx.d / 2 + ctx.d / 10)
+        yield* ctx.advance(window + ctx.d / 10)
         const late = yield* Effect.flip(b.claim(name, token, ctx.opts))
         expect(late._tag).toBe("LeaseTransferError")
         if (late._tag === "LeaseTransferError") expect(["expired", "invalid-token"]).toContain(late.reason)

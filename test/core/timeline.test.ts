@@ -369,4 +369,19 @@ describe("loss without renewal", () => {
       }
     }).pipe(Effect.provide(memory))
   )
+
+  it.effect("a handoff that gets no answer stops trusting the lease (the reservation may be in the store)", () =>
+    Effect.gen(function* () {
+      const real = yield* LeaseProvider
+      const provider: LeaseProviderShape = { ...real, handoff: () => Effect.never }
+      const manager = yield* managerOn(provider)
+      const lease = yield* manager.acquire("job", { duration: "10 seconds" })
+      const handing = yield* Effect.forkChild(Effect.flip(lease.handoff("b")), { startImmediately: true })
+      yield* TestClock.adjust("1 second") // attemptTimeout: 10% of 10 s
+      const error = yield* Fiber.join(handing)
+      expect(error._tag).toBe("ProviderUnavailableError")
+      expect(lease.state).toBe("lost")
+      expect(lease.lostError?.reason).toBe("unconfirmed")
+    }).pipe(Effect.provide(memory))
+  )
 })

@@ -49,7 +49,7 @@ describe("RedisLeaseProvider", () => {
       expect(built.provider.name).toBe("redis")
       expect(built.provider.capabilities).toEqual({
         waitForRelease: true,
-        handoff: false,
+        handoff: true,
         metadata: true,
         clock: "store"
       })
@@ -380,6 +380,23 @@ describe("RedisLeaseProvider authentication and error mapping", () => {
       )
       expect(woke._tag).toBe("Some")
       yield* provider.tryAcquire(grant(name, "b"))
+      // Handoff and claim run under the same rules (their scripts call nothing beyond the list).
+      if (provider.handoff === undefined || provider.claim === undefined) return assert.fail("handoff missing")
+      yield* provider.handoff({
+        name,
+        leaseId: "b",
+        successorHolderId: "holder-of-c",
+        transferToken: "t",
+        claimWindow: Duration.seconds(2)
+      })
+      const claimed = yield* provider.claim({
+        name,
+        transferToken: "t",
+        holderId: "holder-of-c",
+        leaseId: "c",
+        duration: Duration.seconds(2)
+      })
+      expect(claimed.leaseId).toBe("c")
       expect(yield* provider.breakLease(name)).toBe(true)
       // After a restart the script cache is empty: the EVAL fallback is allowed too.
       yield* Effect.promise(() => admin.script("FLUSH"))

@@ -9,10 +9,14 @@
  * - Each grant increments the fencing counter in the blob's metadata, written under the lease right after the
  *   acquire (only the holder can write a leased blob). It survives release, expiry and break; deleting the blob
  *   resets it.
+ * - Handoff changes the lease from the holder's id to the transfer token (Azure's change-lease, checked against the
+ *   current id), renews it and records the reservation in the metadata; the claim changes it again to the
+ *   successor's id and records the next fencing token (`handoff.ts`, `claim.ts`). The claim window is the lease's
+ *   own duration.
  * - Every store error is mapped at this boundary (see `errors.ts`): a renewal refused because the lease is gone
  *   is `LeaseLostError`, never a retryable error.
  *
- * Round trips: acquire 3 (1 when held), renew 1, release 1, inspect 1–2, break 1–2; with
+ * Round trips: acquire 3 (1 when held), renew 1, release 1, inspect 1–2, break 1–2, handoff 4, claim 4; with
  * `createContainerIfNotExists`, one container creation per provider when an acquire finds it missing. See
  * docs/providers/azure-blob.md.
  *
@@ -30,9 +34,11 @@ import type { AzureCredential } from "../identity/AzureCredential.ts"
 import { tryAcquire } from "./acquire.ts"
 import * as BlobStore from "./BlobStore.ts"
 import { breakLease } from "./breakLease.ts"
+import { claim } from "./claim.ts"
 import { type ContainerSource, containerClient } from "./containerClient.ts"
 import { maxDuration, minDuration } from "./durations.ts"
 import { providerName } from "./errors.ts"
+import { handoff } from "./handoff.ts"
 import { inspect } from "./inspect.ts"
 import { encodeValue, maxMetadataBytes, metadataBytes } from "./metadata.ts"
 import { defaultPrefix, prefixProblem } from "./names.ts"
@@ -149,12 +155,23 @@ export const make = (options: BlobLeaseProviderOptions): Effect.Effect<LeaseProv
     })
     const provider: LeaseProviderShape = {
       name: providerName,
-      capabilities: { waitForRelease: false, handoff: false, metadata: true, clock: "store", minDuration, maxDuration },
+      capabilities: {
+        waitForRelease: false,
+        handoff: true,
+        // Azure cannot change a lease's duration without an acquire (which would undo a racing break).
+        fixedClaimWindow: true,
+        metadata: true,
+        clock: "store",
+        minDuration,
+        maxDuration
+      },
       tryAcquire: tryAcquire(store),
       renew: renew(store),
       release: release(store),
       inspect: inspect(store),
-      breakLease: breakLease(store)
+      breakLease: breakLease(store),
+      handoff: handoff(store),
+      claim: claim(store)
     }
     return provider
   })

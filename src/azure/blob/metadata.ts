@@ -9,11 +9,15 @@
  * | `dl_acquired_at` | when the last grant was made, by the service's clock (ISO 8601); absent for a name's first grant |
  * | `dl_duration` | its duration in seconds |
  * | `dl_metadata` | the lease's own metadata, as JSON (absent when it has none) |
+ * | `dl_pending` | `1` while the lease is a handoff reservation (absent otherwise) |
  *
  * These keys are written together, under the lease, right after each acquire; every other key on the blob is
- * copied unchanged. Keys are lower-case because Azure treats metadata names case-insensitively and the SDK returns
- * them lower-cased. Values are HTTP header values, so free text (holder ids, the JSON) is kept to printable ASCII:
- * space, `%` and everything outside `!`–`~` become `%uXXXX` (per UTF-16 code unit, so even a lone surrogate
+ * copied unchanged. A handoff (`handoff.ts`) rewrites them, under the reservation's lease, as a **reservation**:
+ * `dl_holder` = the successor, `dl_lease_id` = the transfer token, `dl_pending` = `1`, `dl_duration` = the
+ * reservation's length; the fence, grant time and metadata stay the old grant's until the claim, whose grant
+ * drops `dl_pending` again. Keys are lower-case because Azure treats metadata names case-insensitively and the SDK
+ * returns them lower-cased. Values are HTTP header values, so free text (holder ids, the JSON) is kept to printable
+ * ASCII: space, `%` and everything outside `!`–`~` become `%uXXXX` (per UTF-16 code unit, so even a lone surrogate
  * round-trips).
  *
  * @internal
@@ -26,7 +30,8 @@ export const keys = {
   leaseId: "dl_lease_id",
   acquiredAt: "dl_acquired_at",
   duration: "dl_duration",
-  metadata: "dl_metadata"
+  metadata: "dl_metadata",
+  pending: "dl_pending"
 } as const
 
 const ownKeys: ReadonlySet<string> = new Set(Object.values(keys))
@@ -127,6 +132,47 @@ export const writeGrant = (current: BlobMetadata, grant: GrantRecord): Record<st
     next[keys.metadata] = encodeValue(JSON.stringify(grant.metadata))
   }
   return next
+}
+
+/** What a handoff records. @internal */
+export interface ReservationRecord {
+  readonly successorHolderId: string
+  readonly transferToken: string
+  readonly durationSeconds: number
+}
+
+/**
+ * The blob metadata after a handoff: everything of `current` kept (the fence above all), holder and lease id
+ * replaced by the successor and the transfer token, and the pending marker set.
+ *
+ * @internal
+ */
+export const writeReservation = (current: BlobMetadata, reservation: ReservationRecord): Record<string, string> => ({
+  ...current,
+  [keys.holder]: encodeValue(reservation.successorHolderId),
+  [keys.leaseId]: encodeValue(reservation.transferToken),
+  [keys.duration]: String(reservation.durationSeconds),
+  [keys.pending]: "1"
+})
+
+/**
+ * The reservation recorded in `metadata`, if the blob's last record is one (successor and transfer token).
+ *
+ * @internal
+ */
+export const readReservation = (
+  metadata: BlobMetadata
+): { readonly successorHolderId: string; readonly transferToken: string } | undefined => {
+  const holder = metadata[keys.holder]
+  const token = metadata[keys.leaseId]
+  if (metadata[keys.pending] !== "1" || holder === undefined || token === undefined) return undefined
+  return { successorHolderId: decodeValue(holder), transferToken: decodeValue(token) }
+}
+
+/** The duration (whole seconds) the last grant or reservation recorded, if readable. @internal */
+export const readDurationSeconds = (metadata: BlobMetadata): number | undefined => {
+  const value = metadata[keys.duration]
+  return value !== undefined && /^\d{1,3}$/.test(value) ? Number(value) : undefined
 }
 
 /** The size Azure counts against `maxMetadataBytes`: names plus values. @internal */

@@ -1,10 +1,12 @@
 /**
  * The Azure Cosmos DB lease provider: one document per lease, one request per operation in the steady state.
  *
- * - Acquire, renew and release are each **one conditional write** (`replace` with `If-Match`) on the ETag of the
- *   version this provider last saw, which it caches per name (`ObservationCache.ts`). A stale ETag costs one
+ * - Acquire, renew, release and handoff are each **one conditional write** (`replace` with `If-Match`) on the ETag
+ *   of the version this provider last saw, which it caches per name (`ObservationCache.ts`). A stale ETag costs one
  *   `412` and a read; the first acquire of a name costs a read and a create. Exactly one of several racing
  *   writers wins: the service accepts one create per id and one replace per ETag.
+ * - Handoff replaces the grant by a reservation for the successor under the transfer token (`handoff.ts`); the
+ *   successor's claim reads it and replaces it by its grant, the fence moving up in that write (`claim.ts`).
  * - The fencing counter is a field of the document, incremented in the same conditional write as the grant, kept
  *   by release and break; documents are never deleted by the provider, and a document re-created after a
  *   deletion continues above its old tokens.
@@ -26,7 +28,9 @@ import { LeaseProvider, type LeaseProviderShape } from "../../LeaseProvider.ts"
 import { tryAcquire } from "./acquire.ts"
 import { breakLease } from "./breakLease.ts"
 import { type ClientOptions, type Connection, prepare } from "./CosmosConnection.ts"
+import { claim } from "./claim.ts"
 import { providerName as defaultProviderName } from "./errors.ts"
+import { handoff } from "./handoff.ts"
 import { inspect } from "./inspect.ts"
 import type { LeaseStore } from "./LeaseStore.ts"
 import * as ObservationCache from "./ObservationCache.ts"
@@ -175,12 +179,14 @@ export const make = (
 
     const provider: LeaseProviderShape = {
       name: providerName,
-      capabilities: { waitForRelease: false, handoff: false, metadata: true, clock: "store" },
+      capabilities: { waitForRelease: false, handoff: true, metadata: true, clock: "store" },
       tryAcquire: tryAcquire(store),
       renew: renew(store),
       release: release(store),
       inspect: inspect(store),
-      breakLease: breakLease(store)
+      breakLease: breakLease(store),
+      handoff: handoff(store),
+      claim: claim(store)
     }
     return provider
   })

@@ -19,9 +19,15 @@
  *   re-creation).
  * - `rev`: incremented by every write; orders the observations a provider caches.
  * - `durationMs`: the grant's length; expiry is `_ts` + `durationMs` judged by the service's clock
- *   (`serverClock.ts`). No absolute expiry is stored, so no client clock is ever compared with another.
+ *   (`serverClock.ts`). No absolute expiry is stored, so no client clock is ever compared with another about a
+ *   grant (a handoff reservation's `reservedAt` refines the end of its window within one second, see below).
  * - `holderId` and `leaseId`: present together while granted; absent when free.
  * - `brokenLeaseId`: the lease id evicted by the last break, so that holder's next renewal is told `broken`.
+ * - `pending` and `reservedAt`: present while the document is a handoff **reservation** (`handoff.ts`): `holderId`
+ *   is then the successor, `leaseId` the transfer token, `durationMs` the claim window, and `reservedAt` the
+ *   handing-off client's clock when it sent the handoff (it only refines the end of the window within the second
+ *   the service's clock leaves open, see `serverClock.ts`). The fence, `acquiredAt` and `metadata` are the old
+ *   grant's until the claim replaces them.
  * - `acquiredAt`: informational (the acquiring client's clock), shown by `inspect`; never used to judge expiry.
  * - `ttl`: optional clean-up of abandoned documents by the service, far longer than any lease. Correctness never
  *   depends on it (the test server does not even implement it).
@@ -55,6 +61,8 @@ export const LeaseDocument = Schema.Struct({
   leaseId: Schema.optionalKey(Schema.String),
   acquiredAt: Schema.optionalKey(Schema.String),
   brokenLeaseId: Schema.optionalKey(Schema.String),
+  pending: Schema.optionalKey(Schema.Literal(true)),
+  reservedAt: Schema.optionalKey(Schema.String),
   metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   ttl: Schema.optionalKey(Schema.Int),
   _ts: NonNegativeInt,
@@ -64,6 +72,11 @@ export const LeaseDocument = Schema.Struct({
     (doc.holderId === undefined) === (doc.leaseId === undefined)
       ? undefined
       : { path: ["leaseId"], issue: "holderId and leaseId must be present together" }
+  ),
+  Schema.makeFilter((doc) =>
+    doc.pending === undefined || doc.holderId !== undefined
+      ? undefined
+      : { path: ["pending"], issue: "a reservation must name its successor (holderId) and token (leaseId)" }
   )
 )
 
@@ -108,6 +121,8 @@ export const bodyOf = (doc: LeaseDocument | LeaseBody): LeaseBody => {
   if (doc.leaseId !== undefined) body.leaseId = doc.leaseId
   if (doc.acquiredAt !== undefined) body.acquiredAt = doc.acquiredAt
   if (doc.brokenLeaseId !== undefined) body.brokenLeaseId = doc.brokenLeaseId
+  if (doc.pending !== undefined) body.pending = doc.pending
+  if (doc.reservedAt !== undefined) body.reservedAt = doc.reservedAt
   if (doc.metadata !== undefined) body.metadata = doc.metadata
   if (doc.ttl !== undefined) body.ttl = doc.ttl
   return body
@@ -130,7 +145,8 @@ export interface GrantArgs {
 }
 
 const withGrant = (base: LeaseBody, args: GrantArgs): LeaseBody => {
-  const { brokenLeaseId: _, metadata: __, ttl: ___, ...rest } = base
+  // A grant over a lapsed reservation (or a claim of a live one) keeps nothing of the reservation.
+  const { brokenLeaseId: _, metadata: __, ttl: ___, pending: ____, reservedAt: _____, ...rest } = base
   return {
     ...rest,
     holderId: args.holderId,
@@ -171,12 +187,64 @@ export const renewed = (current: LeaseDocument, durationMs: number, ttl: number 
 }
 
 /**
+ * What a handoff writes.
+ *
+ * @since 0.1.0
+ */
+export interface ReservationArgs {
+  readonly successorHolderId: string
+  readonly transferToken: string
+  readonly windowMs: number
+  /** The handing-off client's clock when it sent the handoff (ISO 8601). */
+  readonly reservedAt: string
+  readonly ttl?: number | undefined
+}
+
+/**
+ * A handoff: the grant becomes a reservation for the successor under the transfer token, lasting the claim window
+ * (from this write, which moves `_ts`). Fence, grant time and metadata stay until the claim.
+ *
+ * @since 0.1.0
+ */
+export const reserved = (current: LeaseDocument, args: ReservationArgs): LeaseBody => {
+  const { ttl: _, ...base } = bodyOf(current)
+  return {
+    ...base,
+    holderId: args.successorHolderId,
+    leaseId: args.transferToken,
+    durationMs: args.windowMs,
+    pending: true,
+    reservedAt: args.reservedAt,
+    rev: base.rev + 1,
+    ...(args.ttl === undefined ? {} : { ttl: args.ttl })
+  }
+}
+
+/**
+ * A claim: the reservation becomes the successor's grant, the fence moving up by one in the same write. Without
+ * metadata of its own, the grant keeps the old grant's.
+ *
+ * @since 0.1.0
+ */
+export const claimed = (reservation: LeaseDocument, args: GrantArgs): LeaseBody =>
+  granted(reservation, args.metadata === undefined ? { ...args, metadata: reservation.metadata } : args)
+
+/**
  * A free document: holder, lease id, metadata and acquisition time cleared; fence kept.
  *
  * @since 0.1.0
  */
 export const freed = (current: LeaseDocument): LeaseBody => {
-  const { holderId: _, leaseId: __, acquiredAt: ___, metadata: ____, brokenLeaseId: _____, ...base } = bodyOf(current)
+  const {
+    holderId: _,
+    leaseId: __,
+    acquiredAt: ___,
+    metadata: ____,
+    brokenLeaseId: _____,
+    pending: ______,
+    reservedAt: _______,
+    ...base
+  } = bodyOf(current)
   return { ...base, rev: base.rev + 1 }
 }
 

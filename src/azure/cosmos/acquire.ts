@@ -108,8 +108,10 @@ const attempt = (
       return acquired({ leaseId: request.leaseId, fencingToken: BigInt(fence), ttl: request.duration })
     }
 
+    // This client's clock only refines the end of a handoff reservation's window (see `serverClock.ts`).
+    const clientMs = yield* Clock.currentTimeMillis
     const cached = store.cache.get(op.name)
-    if (cached !== undefined && !judge(cached.doc, yield* serverNow(cached.at), store.toleranceMs).held) {
+    if (cached !== undefined && !judge(cached.doc, yield* serverNow(cached.at), store.toleranceMs, clientMs).held) {
       const body = granted(cached.doc, args)
       const answer = yield* replace(op, body, cached.doc._etag)
       if (succeeded(answer)) return grant(answer, body.fence)
@@ -127,7 +129,7 @@ const attempt = (
     }
     const doc = yield* decodeDocument(op, args.id, found.resource)
     store.cache.put(op.name, { doc, at: found.at })
-    const state = judge(doc, found.at.serverMs, store.toleranceMs)
+    const state = judge(doc, found.at.serverMs, store.toleranceMs, yield* Clock.currentTimeMillis)
     if (state.held) return held({ holderId: doc.holderId, remaining: Duration.millis(state.remainingMs) })
     const body = granted(doc, args)
     const answer = yield* replace(op, body, doc._etag)

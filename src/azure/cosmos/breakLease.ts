@@ -5,12 +5,13 @@
  * holder's next renewal is told `broken`), with `If-Match` on the ETag just read: **2 requests**. If it changed in
  * between (a renewal landed), read and try again, a few times. The fence is kept.
  *
- * Returns whether a live grant was evicted. A grant that is already over by the service's clock is cleared too
- * (without a `brokenLeaseId`: its holder lost it to expiry, not to the operator), but does not count.
+ * Returns whether a live grant (or a live handoff reservation, whose successor then cannot claim) was evicted. A
+ * grant that is already over by the service's clock is cleared too (without a `brokenLeaseId`: its holder lost it
+ * to expiry, not to the operator), but does not count.
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { ProviderUnavailableError } from "../../LeaseError.ts"
 import { documentId } from "./documentId.ts"
 import { broken, freed } from "./LeaseDocument.ts"
@@ -36,7 +37,7 @@ export const breakLease =
           const doc = yield* decodeDocument(op, id, found.resource)
           store.cache.put(name, { doc, at: found.at })
           if (doc.holderId === undefined) return false
-          const live = judge(doc, found.at.serverMs, store.toleranceMs).held
+          const live = judge(doc, found.at.serverMs, store.toleranceMs, yield* Clock.currentTimeMillis).held
           const answer = yield* replace(op, live ? broken(doc) : freed(doc), doc._etag)
           if (succeeded(answer)) {
             remember(op, answer)

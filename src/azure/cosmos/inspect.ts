@@ -38,9 +38,10 @@ export const inspect =
         }
         const doc = yield* decodeDocument(op, id, found.resource)
         store.cache.put(name, { doc, at: found.at })
-        const state = judge(doc, found.at.serverMs, store.toleranceMs)
-        if (!state.held) return free(name, Option.some(BigInt(doc.fence)))
         const now = yield* Clock.currentTimeMillis
+        // A handoff reservation shows as held by the successor, under the transfer token, until its window ends.
+        const state = judge(doc, found.at.serverMs, store.toleranceMs, now)
+        if (!state.held) return free(name, Option.some(BigInt(doc.fence)))
         return {
           name,
           held: true,

@@ -36,8 +36,12 @@ import {
 } from "./LeaseStore.ts"
 import { judge, serverNow } from "./serverClock.ts"
 
-/** Whether `a` is an older version of the document than `b` (every write moves `(fence, rev)` up). */
-const isOlder = (a: LeaseDocument, b: LeaseDocument): boolean =>
+/**
+ * Whether `a` is an older version of the document than `b` (every write moves `(fence, rev)` up).
+ *
+ * @since 0.1.0
+ */
+export const isOlder = (a: LeaseDocument, b: LeaseDocument): boolean =>
   a.fence < b.fence || (a.fence === b.fence && a.rev < b.rev)
 
 interface RenewRequest {
@@ -49,8 +53,12 @@ interface RenewRequest {
 const lost = (op: Operation, reason: LeaseLostReason, detail: string) =>
   new LeaseLostError({ leaseName: op.name, reason, leaseId: op.leaseId, provider: op.store.providerName, detail })
 
-/** Why `doc` (read just now, at `serverMs`) says our lease is gone. */
-const lossOf = (op: Operation, doc: LeaseDocument, serverMs: number, leaseId: string): LeaseLostError => {
+/**
+ * Why `doc` (read just now, at `serverMs`) says our lease is gone. Also used by `handoff`.
+ *
+ * @since 0.1.0
+ */
+export const lossOf = (op: Operation, doc: LeaseDocument, serverMs: number, leaseId: string): LeaseLostError => {
   if (doc.leaseId !== leaseId) {
     if (doc.brokenLeaseId === leaseId) return lost(op, "broken", "the lease was broken by an operator")
     if (judge(doc, serverMs, op.store.toleranceMs).held) {

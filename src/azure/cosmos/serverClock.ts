@@ -1,5 +1,6 @@
 /**
- * The clock model: expiry is judged with the Cosmos service's clock, never by comparing client clocks.
+ * The clock model: expiry is judged with the Cosmos service's clock, never by comparing client clocks (a handoff
+ * reservation's window, which protects no work, is refined by them within one second: see below).
  *
  * A lease document stores its `durationMs`; the service stamps `_ts` (epoch seconds, its own clock) on every
  * write. Every response carries a `Date` header (RFC 1123, whole seconds, the service's clock again). So the store
@@ -22,6 +23,17 @@
  *
  * Between requests, time is carried forward on the monotonic clock: the server time of a later moment is at
  * least `Date + (monotonic now − monotonic receipt of that response)`.
+ *
+ * **Handoff reservations** are judged differently, because nobody trusts a reservation: the old holder stopped at
+ * the handoff and the successor trusts nothing before its claim commits, so the end of the claim window protects
+ * no work and only decides *who may write next* (the successor's claim or a taker), each write still conditional
+ * on the ETag. The window is therefore judged to its true end rather than safely late, without the tolerance: the
+ * service's clock says it ended between `_ts·1000 + window` (the earliest possible true end) and
+ * `(_ts + 1)·1000 + window` (the latest). Within that one second, whole-second stamps cannot tell, so the
+ * reservation carries `reservedAt`, the handing-off client's clock when it sent the handoff, and a reader whose own
+ * clock is past `reservedAt + window` treats the window as over once the service's clock has passed its earliest
+ * possible end. A skewed client clock can thus move the end of a window by at most about one second, in either
+ * direction; it never decides anything about a grant.
  *
  * @since 0.1.0
  */
@@ -85,6 +97,10 @@ export interface Stamped {
   readonly _ts: number
   readonly durationMs: number
   readonly holderId?: string | undefined
+  /** A handoff reservation (holder = the successor, duration = the claim window). */
+  readonly pending?: true | undefined
+  /** For a reservation: the handing-off client's clock when it sent the handoff (ISO 8601). */
+  readonly reservedAt?: string | undefined
 }
 
 /**
@@ -97,16 +113,46 @@ export const takeoverAt = (doc: Stamped, toleranceMs: number): number =>
   (doc._ts + 1) * 1000 + doc.durationMs + toleranceMs
 
 /**
- * Whether the document holds a live grant at `serverMs`, and the time left on it.
+ * Whether the document holds a live grant (or a live reservation) at `serverMs`, and the time left on it.
+ * `clientMs` (this client's wall clock) only matters for a reservation (see the module docs); without it, a
+ * reservation is judged by the service's clock alone, to its latest possible end.
  *
  * @since 0.1.0
  */
 export const judge = (
   doc: Stamped,
   serverMs: number,
-  toleranceMs: number
+  toleranceMs: number,
+  clientMs?: number | undefined
 ): { readonly held: boolean; readonly remainingMs: number } => {
   if (doc.holderId === undefined) return { held: false, remainingMs: 0 }
+  if (doc.pending === true) return judgeReservation(doc, serverMs, clientMs)
   const remainingMs = takeoverAt(doc, toleranceMs) - serverMs
   return remainingMs > 0 ? { held: true, remainingMs } : { held: false, remainingMs: 0 }
+}
+
+const over = { held: false, remainingMs: 0 } as const
+
+/**
+ * A reservation's window: over for certain once the service's clock passed its latest possible end; over by the
+ * reader's clock (when the reservation recorded when it was made) once the service's clock passed its earliest
+ * possible end too.
+ *
+ * @since 0.1.0
+ */
+export const judgeReservation = (
+  doc: Stamped,
+  serverMs: number,
+  clientMs?: number | undefined
+): { readonly held: boolean; readonly remainingMs: number } => {
+  const earliestEnd = doc._ts * 1000 + doc.durationMs
+  const latestEnd = earliestEnd + 1000
+  if (serverMs >= latestEnd) return over
+  const reservedAt = doc.reservedAt === undefined ? Number.NaN : Date.parse(doc.reservedAt)
+  const byClient =
+    clientMs === undefined || !Number.isFinite(reservedAt) ? undefined : reservedAt + doc.durationMs - clientMs
+  if (byClient !== undefined && byClient <= 0 && serverMs >= earliestEnd) return over
+  // Held: at least until the earliest possible end, at most until the latest; the client's estimate in between.
+  const remainingMs = Math.max(earliestEnd - serverMs, Math.min(byClient ?? latestEnd - serverMs, latestEnd - serverMs))
+  return { held: true, remainingMs }
 }
