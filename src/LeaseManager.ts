@@ -251,15 +251,25 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
         })
       )
 
+    // On a synchronous store (memory) a burst of acquisitions never suspends, so timers (renewals, deadlines) would
+    // not run until the burst ends, by which time early leases are past their safety deadline. Every 16th grant
+    // yields to the event loop.
+    let grants = 0
+    const breathe = <A>(value: A) => (++grants % 16 === 0 ? Effect.as(Effect.yieldNow, value) : Effect.succeed(value))
+
     const acquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
       acquireWith(name, options, false).pipe(
         // waitForGrant returns None only in `once` mode, so this is a grant.
-        Effect.flatMap((lease) => (Option.isSome(lease) ? Effect.succeed(lease.value) : Effect.die("unreachable")))
+        Effect.flatMap((lease) => (Option.isSome(lease) ? breathe(lease.value) : Effect.die("unreachable")))
       )
 
     const tryAcquire = (name: string, options?: LeaseOptions.LeaseOptions) =>
       acquireWith(name, options, true).pipe(
-        Effect.catchTag("LeaseAcquisitionTimeoutError", () => Effect.succeed(Option.none<Lease>()))
+        Effect.catchTag("LeaseAcquisitionTimeoutError", () => Effect.succeed(Option.none<Lease>())),
+        Effect.flatMap(
+          (lease): Effect.Effect<Option.Option<Lease>> =>
+            Option.isSome(lease) ? breathe(lease) : Effect.succeed(lease)
+        )
       )
 
     const withLease = <A, E, R>(
