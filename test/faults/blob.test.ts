@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
 import { BlobLeaseProvider } from "../../src/azure/blob/index.ts"
 import type { LeaseProviderShape } from "../../src/index.ts"
-import { Fault, FaultPolicy, Latency } from "../../src/testing/index.ts"
 import { type Azurite, startAzurite } from "../support/azurite.ts"
 import { type Backend, runScenario, type Scenario, summary, violations } from "./harness.ts"
 import * as Scenarios from "./scenarios.ts"
@@ -24,7 +23,6 @@ afterAll(async () => {
 })
 
 const scale: Scenarios.Scale = { lease: 15_000, faultMs: 4_000, healMs: 3_000, minCyclesAfterHeal: 2 }
-const shortWork = { steps: [1, 3], stepMs: [5, 80], thinkMs: [0, 20] } as const
 
 const blobBackend = (contenders: number) =>
   Effect.gen(function* () {
@@ -53,19 +51,7 @@ describe("fault suite on Azure Blob Storage (Azurite, 8 contenders, 15 s leases)
     "latency, errors and theft: no stale write accepted, every loss reported before expiry, progress after",
     () =>
       Effect.gen(function* () {
-        const scenario: Scenario = {
-          ...Scenarios.theft(scale),
-          ...shortWork,
-          name: "latency + errors + theft",
-          rules: () => ({
-            all: [{ fault: Fault.latency(Latency.uniform(0, 20)) }],
-            acquire: [
-              { when: FaultPolicy.probability(0.1), fault: Fault.unavailable() },
-              { when: FaultPolicy.probability(0.05), fault: Fault.steal() }
-            ],
-            renew: [{ when: FaultPolicy.probability(0.2), fault: Fault.unavailable() }]
-          })
-        }
+        const scenario: Scenario = Scenarios.latencyErrorsTheft(scale, { release: false })
         const backend = yield* blobBackend(scenario.contenders)
         const outcome = yield* runScenario(scenario, backend, 1)
         console.log(summary(outcome))

@@ -8,7 +8,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { CosmosLeaseProvider } from "../../src/azure/cosmos/index.ts"
 import type { LeaseProviderShape } from "../../src/index.ts"
-import { Fault, FaultPolicy, Latency } from "../../src/testing/index.ts"
 import { options, useCosmosServer } from "../azure-cosmos/helpers.ts"
 import { type Backend, runScenario, type Scenario, summary, violations } from "./harness.ts"
 import * as Scenarios from "./scenarios.ts"
@@ -16,7 +15,6 @@ import * as Scenarios from "./scenarios.ts"
 const server = useCosmosServer()
 
 const scale: Scenarios.Scale = { lease: 2_000, faultMs: 3_000, healMs: 3_000, minCyclesAfterHeal: 2 }
-const shortWork = { steps: [1, 4], stepMs: [5, 120], thinkMs: [0, 20] } as const
 
 const cosmosBackend = (contenders: number) =>
   Effect.gen(function* () {
@@ -38,20 +36,7 @@ describe("fault suite on Azure Cosmos DB (test server, 8 contenders, 2 s leases)
     "latency, errors and theft: no stale write accepted, every loss reported before expiry, progress after",
     () =>
       Effect.gen(function* () {
-        const scenario: Scenario = {
-          ...Scenarios.theft(scale),
-          ...shortWork,
-          name: "latency + errors + theft",
-          rules: () => ({
-            all: [{ fault: Fault.latency(Latency.uniform(0, 20)) }],
-            acquire: [
-              { when: FaultPolicy.probability(0.1), fault: Fault.unavailable() },
-              { when: FaultPolicy.probability(0.05), fault: Fault.steal() }
-            ],
-            renew: [{ when: FaultPolicy.probability(0.2), fault: Fault.unavailable() }],
-            release: [{ when: FaultPolicy.probability(0.2), fault: Fault.unavailable() }]
-          })
-        }
+        const scenario: Scenario = Scenarios.latencyErrorsTheft(scale)
         const backend = yield* cosmosBackend(scenario.contenders)
         const outcome = yield* runScenario(scenario, backend, 1)
         console.log(summary(outcome))

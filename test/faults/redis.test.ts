@@ -19,8 +19,7 @@ import * as Scenarios from "./scenarios.ts"
 
 // The heal phase is longer than a lease: a release that failed just before the heal leaves the lease to expire.
 const scale: Scenarios.Scale = { lease: 2_000, faultMs: 3_000, healMs: 3_000, minCyclesAfterHeal: 2 }
-/** Short work, so that real time gives a few dozen cycles per scenario. */
-const shortWork = { steps: [1, 4], stepMs: [5, 120], thinkMs: [0, 20] } as const
+const { shortWork } = Scenarios
 
 const ownServer = Effect.acquireRelease(
   Effect.promise(() => startRedisServer()),

@@ -165,3 +165,27 @@ export const all = (scale: Scale): ReadonlyArray<Scenario> => [
   holderPause(scale),
   partition(scale)
 ]
+
+/** Short work, so that real time gives a few dozen cycles per scenario on a real store. */
+export const shortWork = { steps: [1, 4], stepMs: [5, 120], thinkMs: [0, 20] } as const
+
+/**
+ * The mix every real store runs: latency on every call, store errors on acquire, renew and (unless `release` is
+ * false, for stores whose long minimum lease would make a failed release slow to clear) release, and lease theft.
+ */
+export const latencyErrorsTheft = (scale: Scale, options: { readonly release?: boolean } = {}): Scenario => ({
+  ...theft(scale),
+  ...shortWork,
+  name: "latency + errors + theft",
+  rules: () => ({
+    all: [{ fault: Fault.latency(Latency.uniform(0, 20)) }],
+    acquire: [
+      { when: FaultPolicy.probability(0.1), fault: Fault.unavailable() },
+      { when: FaultPolicy.probability(0.05), fault: Fault.steal() }
+    ],
+    renew: [{ when: FaultPolicy.probability(0.2), fault: Fault.unavailable() }],
+    ...(options.release === false
+      ? {}
+      : { release: [{ when: FaultPolicy.probability(0.2), fault: Fault.unavailable() }] })
+  })
+})
