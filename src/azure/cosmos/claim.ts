@@ -19,10 +19,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { LeaseTransferError, type LeaseTransferReason, ProviderUnavailableError } from "../../LeaseError.ts"
 import type { Acquired, ClaimRequest } from "../../LeaseProvider.ts"
 import { documentId } from "./documentId.ts"
+import { positiveMillis } from "./errors.ts"
 import { claimed, type GrantArgs, type LeaseDocument } from "./LeaseDocument.ts"
 import {
   decodeDocument,
@@ -78,18 +79,12 @@ export const claim =
   (request: ClaimRequest): Effect.Effect<Acquired, LeaseTransferError | ProviderUnavailableError> =>
     operation(store, "claim", request.name, request.leaseId, (op) =>
       Effect.gen(function* () {
-        const ms = Duration.toMillis(request.duration)
-        if (!Number.isFinite(ms) || ms <= 0) {
-          // The core checked the duration; this only guards direct SPI use.
-          return yield* new ProviderUnavailableError({
-            provider: store.providerName,
-            operation: "claim",
-            isRetryable: false,
-            leaseName: request.name,
-            leaseId: request.leaseId,
-            detail: `the duration must be positive and finite, got ${ms} ms`
-          })
-        }
+        const ms = yield* positiveMillis(request.duration, "duration", {
+          operation: "claim",
+          provider: store.providerName,
+          leaseName: request.name,
+          leaseId: request.leaseId
+        })
         const clientMs = yield* Clock.currentTimeMillis
         const args: GrantArgs = {
           id: documentId(request.name),

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Duration } from "effect"
+import { Duration, Effect } from "effect"
 import { type LeaseOperation, ProviderUnavailableError } from "../../LeaseError.ts"
 
 /** The provider name used in errors, logs and metrics. */
@@ -218,4 +218,32 @@ export const unavailable = (
     detail: classification.detail,
     cause
   })
+}
+
+/**
+ * The duration of a write in milliseconds, or a non-retryable error naming it. The core validates durations before
+ * they reach the provider; this only guards direct use of the SPI.
+ *
+ * @since 0.1.0
+ */
+export const positiveMillis = (
+  duration: Duration.Duration,
+  what: string,
+  args: {
+    readonly operation: LeaseOperation
+    readonly provider: string
+    readonly leaseName: string
+    readonly leaseId: string
+  }
+): Effect.Effect<number, ProviderUnavailableError> => {
+  const ms = Duration.toMillis(duration)
+  return Number.isFinite(ms) && ms > 0
+    ? Effect.succeed(ms)
+    : Effect.fail(
+        new ProviderUnavailableError({
+          ...args,
+          isRetryable: false,
+          detail: `the ${what} must be positive and finite, got ${ms} ms`
+        })
+      )
 }

@@ -20,10 +20,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { LeaseLostError, ProviderUnavailableError } from "../../LeaseError.ts"
 import type { HandoffRequest } from "../../LeaseProvider.ts"
 import { documentId } from "./documentId.ts"
+import { positiveMillis } from "./errors.ts"
 import { type LeaseDocument, type ReservationArgs, reserved } from "./LeaseDocument.ts"
 import {
   decodeDocument,
@@ -52,18 +53,12 @@ export const handoff =
   (request: HandoffRequest): Effect.Effect<void, LeaseLostError | ProviderUnavailableError> =>
     operation(store, "handoff", request.name, request.leaseId, (op) =>
       Effect.gen(function* () {
-        const ms = Duration.toMillis(request.claimWindow)
-        if (!Number.isFinite(ms) || ms <= 0) {
-          // The core checked the window; this only guards direct SPI use.
-          return yield* new ProviderUnavailableError({
-            provider: store.providerName,
-            operation: "handoff",
-            isRetryable: false,
-            leaseName: request.name,
-            leaseId: request.leaseId,
-            detail: `the claim window must be positive and finite, got ${ms} ms`
-          })
-        }
+        const ms = yield* positiveMillis(request.claimWindow, "claim window", {
+          operation: "handoff",
+          provider: store.providerName,
+          leaseName: request.name,
+          leaseId: request.leaseId
+        })
         const args: ReservationArgs = {
           successorHolderId: request.successorHolderId,
           transferToken: request.transferToken,

@@ -19,10 +19,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { type Duration, Effect } from "effect"
 import { LeaseLostError, type LeaseLostReason, ProviderUnavailableError } from "../../LeaseError.ts"
 import type { Renewed } from "../../LeaseProvider.ts"
 import { documentId } from "./documentId.ts"
+import { positiveMillis } from "./errors.ts"
 import { type LeaseDocument, renewed } from "./LeaseDocument.ts"
 import {
   decodeDocument,
@@ -79,17 +80,12 @@ export const renew =
   (request: RenewRequest): Effect.Effect<Renewed, LeaseLostError | ProviderUnavailableError> =>
     operation(store, "renew", request.name, request.leaseId, (op) =>
       Effect.gen(function* () {
-        const ms = Duration.toMillis(request.duration)
-        if (!Number.isFinite(ms) || ms <= 0) {
-          return yield* new ProviderUnavailableError({
-            provider: store.providerName,
-            operation: "renew",
-            isRetryable: false,
-            leaseName: request.name,
-            leaseId: request.leaseId,
-            detail: `the renewal duration must be positive and finite, got ${ms} ms`
-          })
-        }
+        const ms = yield* positiveMillis(request.duration, "renewal duration", {
+          operation: "renew",
+          provider: store.providerName,
+          leaseName: request.name,
+          leaseId: request.leaseId
+        })
         const durationMs = Math.ceil(ms)
         const done: Renewed = { ttl: request.duration }
 
