@@ -35,7 +35,6 @@ export class Lease {
   /** @internal */
   constructor(runtime: Runtime.LeaseRuntime) {
     this.#runtime = runtime
-    this.events = runtime.events
     this.lost = Deferred.await(runtime.lost)
     this.renew = Runtime.renewOnce(runtime, 1, false)
     this.release = Runtime.release(runtime)
@@ -116,11 +115,16 @@ export class Lease {
     return this.#runtime.options
   }
 
+  #events: Stream.Stream<LeaseEvent> | undefined
+
   /**
    * The lease's events: the most recent event first (`Acquired` right after acquisition), then every new one.
    * The stream ends after `Lost` or `Released`.
    */
-  readonly events: Stream.Stream<LeaseEvent>
+  get events(): Stream.Stream<LeaseEvent> {
+    this.#events ??= Runtime.events(this.#runtime)
+    return this.#events
+  }
 
   /** Completes with the loss (reason `expired`, `stolen`, `broken`, `unconfirmed` or `released` by handoff). */
   readonly lost: Effect.Effect<LeaseLostError>

@@ -147,6 +147,42 @@ export const resolveOptions = (
     return resolved
   })
 
+/** Resolved options kept per manager: resolving (a Schema decode and the schedule checks) costs more than a store call on the memory provider, and most callers pass the same few option sets. */
+const maxCachedOptions = 256
+
+/**
+ * Resolves per-call options on top of `defaults`, remembering successful resolutions by the options' content (not
+ * their identity: an options object may be mutated between calls). Failures are not kept, so their errors name the
+ * lease they came from.
+ */
+const optionsCache = (provider: LeaseProviderShape, defaults: LeaseOptions.LeaseOptions | undefined) => {
+  const cache = new Map<string, LeaseOptions.ResolvedLeaseOptions>()
+  return (
+    name: string,
+    options: LeaseOptions.LeaseOptions | undefined
+  ): Effect.Effect<LeaseOptions.ResolvedLeaseOptions, InvalidLeaseOptionsError> => {
+    const key = options === undefined ? "" : contentKey(options)
+    const hit = key === undefined ? undefined : cache.get(key)
+    if (hit !== undefined) return Effect.succeed(hit)
+    return Effect.map(resolveOptions(provider, name, defaults, options), (resolved) => {
+      if (key !== undefined) {
+        if (cache.size >= maxCachedOptions) cache.clear()
+        cache.set(key, resolved)
+      }
+      return resolved
+    })
+  }
+}
+
+/** A string that is equal for options with equal content, or `undefined` when they cannot be encoded. */
+const contentKey = (options: LeaseOptions.LeaseOptions): string | undefined => {
+  try {
+    return JSON.stringify(options, (_key, value: unknown) => (typeof value === "bigint" ? `${value}n` : value))
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Builds a manager on the `LeaseProvider` in context.
  *
@@ -158,6 +194,9 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     const provider = Telemetry.instrument(yield* LeaseProvider)
     const holderId = config.holderId ?? defaultHolderId()
     const live = new Set<Lease>()
+    // One timer for all the leases of this manager, instead of a fiber and a timer per lease.
+    const scheduler = Runtime.makeScheduler()
+    const resolve = optionsCache(provider, config.defaults)
 
     const acquireWith = (name: string, options: LeaseOptions.LeaseOptions | undefined, once: boolean) =>
       Effect.flatMap(Runtime.monotonicMillis, (started) => {
@@ -179,7 +218,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     const prepare = (name: string, options: LeaseOptions.LeaseOptions | undefined) =>
       Effect.gen(function* () {
         yield* validateName(name, provider.name)
-        const resolved = yield* resolveOptions(provider, name, config.defaults, options)
+        const resolved = yield* resolve(name, options)
         const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
         yield* Effect.annotateCurrentSpan("lease.holder_id", args.holderId)
         return args
@@ -196,7 +235,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
             options: args.options,
             grant,
             parent,
-            acquireSpan: yield* Effect.option(Effect.currentSpan),
+            scheduler,
             onEnd: () => {
               live.delete(lease)
             }

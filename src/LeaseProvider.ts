@@ -191,10 +191,13 @@ export interface LeaseProviderShape {
   /**
    * Push wake-up for waiters. Running the outer effect registers interest in releases of `name` for the life
    * of the current `Scope` (no I/O needed per call: a provider typically keeps one shared subscription); the
-   * returned effect completes at the first release announced *after registration* (at once if one already
-   * came). The core registers before each acquire attempt, so a release between "held" and the wait is never
-   * missed. It may complete spuriously; the core always re-checks with `tryAcquire`. Present only when
-   * `capabilities.waitForRelease`.
+   * returned effect completes when a release announced *after registration* is delivered to it (at once if one
+   * already was). A provider may deliver each release to one registration only, the oldest of that name not yet
+   * woken, rather than to all (the built-in ones do: waking every waiter makes them all race for one lease); it
+   * then passes the wake to the next registration when a woken one's scope closes by interruption or failure,
+   * since that owner will not attempt. The core registers before each acquire attempt, so a release between
+   * "held" and the wait is never missed. It may complete spuriously; the core always re-checks with
+   * `tryAcquire`. Present only when `capabilities.waitForRelease`.
    */
   readonly waitForRelease?: ((name: string) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>) | undefined
   /**

@@ -27,6 +27,7 @@ import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
 import type { AcquireResult, LeaseProviderShape } from "../LeaseProvider.ts"
 import { type Grant, monotonicMillis, reached } from "./leaseRuntime.ts"
 import * as Telemetry from "./telemetry.ts"
+import * as Timer from "./timer.ts"
 
 /** @internal */
 export interface AcquireArgs {
@@ -121,28 +122,29 @@ const sendOnce = <E>(
     let timedOut = false
     const result = yield* send(leaseId).pipe(
       Effect.interruptible,
-      Effect.timeoutOrElse({
-        duration: options.attemptTimeout,
-        orElse: () =>
-          Effect.suspend(() => {
-            timedOut = true
-            return Telemetry.providerError(provider.name, operation, "timeout").pipe(
-              Effect.andThen(
-                Effect.fail(
-                  new ProviderUnavailableError({
-                    provider: provider.name,
-                    operation,
-                    isRetryable: true,
-                    leaseName: name,
-                    leaseId,
-                    isTimeout: true,
-                    detail: `no answer within ${timeoutMs} ms`
-                  })
+      (self) =>
+        Timer.timeoutOrElse(self, {
+          duration: options.attemptTimeout,
+          orElse: () =>
+            Effect.suspend(() => {
+              timedOut = true
+              return Telemetry.providerError(provider.name, operation, "timeout").pipe(
+                Effect.andThen(
+                  Effect.fail(
+                    new ProviderUnavailableError({
+                      provider: provider.name,
+                      operation,
+                      isRetryable: true,
+                      leaseName: name,
+                      leaseId,
+                      isTimeout: true,
+                      detail: `no answer within ${timeoutMs} ms`
+                    })
+                  )
                 )
               )
-            )
-          })
-      }),
+            })
+        }),
       // No answer, or a store failure that may have come after the request landed (a dropped connection): release
       // the id we chose, which is always safe (ownership-checked) and spares us waiting out our own orphaned grant.
       // A throttling answer (with `retryAfter`) says the request was refused, so there is nothing to undo, and

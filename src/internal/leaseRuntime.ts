@@ -13,6 +13,10 @@
  * *even if a renewal is still in flight*: the watchdog does not wait for the store. The next renewal is due at
  * `s + renewInterval`, anchored on the last confirmed grant (the original anchored on the acquisition).
  *
+ * No fiber and no timer per lease: the leases of a manager share one `RenewalScheduler` (one min-heap, one timer),
+ * which visits a lease when its renewal is due or its safety deadline comes. A renewal attempt runs in a fiber of
+ * its own, started from the acquirer's context, for as long as the attempt lasts.
+ *
  * @internal
  */
 import { randomUUID } from "node:crypto"
@@ -22,7 +26,7 @@ import {
   Duration,
   Effect,
   Exit,
-  Fiber,
+  type Fiber,
   Option,
   PubSub,
   Scope,
@@ -41,7 +45,12 @@ import {
 import { LeaseEvent } from "../LeaseEvent.ts"
 import type { ResolvedLeaseOptions } from "../LeaseOptions.ts"
 import type { LeaseProviderShape } from "../LeaseProvider.ts"
+import { monotonicMillis, reached } from "./clock.ts"
+import * as Scheduler from "./renewalScheduler.ts"
 import * as Telemetry from "./telemetry.ts"
+import * as Timer from "./timer.ts"
+
+export { monotonicMillis, reached }
 
 /**
  * The state of a lease: `held` until it is `lost` or `released`. Both ends are final.
@@ -49,26 +58,6 @@ import * as Telemetry from "./telemetry.ts"
  * @since 0.1.0
  */
 export type LeaseState = "held" | "lost" | "released"
-
-/**
- * Monotonic milliseconds from the Effect clock, rounded *up* to whole microseconds. Deadlines are sums of these and
- * of option durations; comparing them exactly would let float rounding leave a deadline one ulp in the future after
- * sleeping "until" it, and a loop would then sleep zero and spin. Rounding up makes every computed sleep end at or
- * just before its target (never after it), and comparisons use `reached` below, which tolerates that microsecond.
- *
- * @internal
- */
-export const monotonicMillis: Effect.Effect<number> = Effect.map(
-  Clock.monotonicTimeNanos,
-  (n) => Math.ceil(Number(n) / 1e3) / 1e3
-)
-
-/**
- * Whether `now` has reached `at`, with one microsecond of tolerance for float rounding.
- *
- * @internal
- */
-export const reached = (now: number, at: number): boolean => now >= at - 0.001
 
 /** @internal */
 export interface Grant {
@@ -88,7 +77,7 @@ export interface Grant {
  *
  * @internal
  */
-export interface LeaseRuntime {
+export interface LeaseRuntime extends Scheduler.Schedulable {
   readonly name: string
   readonly holderId: string
   readonly leaseId: string
@@ -98,15 +87,20 @@ export interface LeaseRuntime {
   readonly options: ResolvedLeaseOptions
   readonly scope: Scope.Closeable
   readonly lost: Deferred.Deferred<LeaseLostError>
-  readonly pubsub: PubSub.PubSub<LeaseEvent>
-  readonly events: Stream.Stream<LeaseEvent>
   readonly permit: Semaphore.Semaphore
-  /** Links renewal and release spans (which are roots: they outlive the acquiring span) to the acquire span. */
-  readonly links: ReadonlyArray<Tracer.SpanLink>
+  readonly scheduler: LeaseScheduler
+  /** The acquire span: renewal and release spans (roots: they outlive it) link to it. */
+  readonly acquireSpan: Tracer.AnySpan | undefined
   /** Monotonic time of the grant, for the hold-time metric. */
   readonly startedAt: number
   state: LeaseState
   lostError: LeaseLostError | undefined
+  /**
+   * The latest event, and the event hub, made on the first subscription: most leases are never observed, and a
+   * hub per lease was a tenth of an acquire. The hub replays one event, so a late subscriber sees this one first.
+   */
+  lastEvent: LeaseEvent
+  pubsub: PubSub.PubSub<LeaseEvent> | undefined
   /** Monotonic send time of the last confirmed grant or renewal. */
   anchor: number
   validUntil: number
@@ -118,7 +112,22 @@ export interface LeaseRuntime {
   /** A renewal was attempted and not confirmed since the last confirmation. */
   unconfirmed: boolean
   lastSlack: Duration.Duration | undefined
+  /** The anchor the current renewal cycle counts from; a manual renewal that moves `anchor` starts a new one. */
+  cycle: number
+  /** Automatic attempts made in the current cycle. */
+  attempt: number
+  /** When the next retry is due, after a failed attempt (`undefined`: the cycle's first renewal is next). */
+  nextAttemptAt: number | undefined
+  /** The automatic renewal attempt in flight. */
+  attemptFiber: Fiber.Fiber<void> | undefined
 }
+
+/**
+ * The scheduler a manager keeps for its leases.
+ *
+ * @internal
+ */
+export type LeaseScheduler = Scheduler.RenewalScheduler<LeaseRuntime>
 
 const deadlines = (options: ResolvedLeaseOptions, sentAt: number, ttl: Duration.Duration) => {
   const ttlMs = Duration.toMillis(ttl)
@@ -130,9 +139,8 @@ const deadlines = (options: ResolvedLeaseOptions, sentAt: number, ttl: Duration.
 }
 
 /**
- * Creates the runtime of a freshly granted lease, registers its release on `scope` and starts its renewal and
- * watchdog fiber there. Must run uninterruptibly right after the grant, so a grant is never left without a
- * finalizer.
+ * Creates the runtime of a freshly granted lease, registers its release on `scope` and hands it to the manager's
+ * scheduler. Must run uninterruptibly right after the grant, so a grant is never left without a finalizer.
  *
  * @internal
  */
@@ -143,14 +151,12 @@ export const start = (args: {
   readonly options: ResolvedLeaseOptions
   readonly grant: Grant
   readonly parent: Scope.Scope
+  readonly scheduler: LeaseScheduler
   readonly onEnd: (runtime: LeaseRuntime) => void
-  readonly acquireSpan: Option.Option<Tracer.AnySpan>
 }): Effect.Effect<LeaseRuntime> =>
   Effect.gen(function* () {
     const { grant, options } = args
     const scope = yield* Scope.fork(args.parent)
-    // replay: 1 so a subscriber that starts after `acquire` returned still sees the latest event (at first, Acquired).
-    const pubsub = yield* PubSub.unbounded<LeaseEvent>({ replay: 1 })
     const { validUntil, safetyDeadline } = deadlines(options, grant.sentAt, grant.ttl)
     const runtime: LeaseRuntime = {
       name: args.name,
@@ -161,19 +167,23 @@ export const start = (args: {
       provider: args.provider,
       options,
       scope,
-      lost: yield* Deferred.make<LeaseLostError>(),
-      pubsub,
-      events: Stream.fromPubSub(pubsub).pipe(
-        Stream.takeUntil((event) => event._tag === "Lost" || event._tag === "Released")
-      ),
-      permit: yield* Semaphore.make(1),
-      links: Option.match(args.acquireSpan, {
-        onNone: () => [],
-        onSome: (span) => [{ span, attributes: { "lease.link": "acquire" } }]
-      }),
+      lost: Deferred.makeUnsafe<LeaseLostError>(),
+      permit: Semaphore.makeUnsafe(1),
+      scheduler: args.scheduler,
+      // Renewals run in fibers started from this context: the acquirer's Clock, logger, tracer and metric registry.
+      context: yield* Effect.context<never>(),
+      acquireSpan: Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
       startedAt: grant.sentAt,
       state: "held",
       lostError: undefined,
+      lastEvent: LeaseEvent.Acquired({
+        name: args.name,
+        leaseId: grant.leaseId,
+        fencingToken: grant.fencingToken,
+        expiresAt: new Date(grant.sentAtWall + Duration.toMillis(grant.ttl)),
+        ttl: grant.ttl
+      }),
+      pubsub: undefined,
       anchor: grant.sentAt,
       validUntil,
       safetyDeadline,
@@ -182,27 +192,152 @@ export const start = (args: {
       renewalCount: 0,
       consecutiveFailures: 0,
       unconfirmed: false,
-      lastSlack: undefined
+      lastSlack: undefined,
+      cycle: grant.sentAt,
+      attempt: 0,
+      nextAttemptAt: undefined,
+      attemptFiber: undefined,
+      wakeAt: 0,
+      heapIndex: -1
     }
     yield* Telemetry.leaseStarted(args.provider.name)
-    yield* PubSub.publish(
-      pubsub,
-      LeaseEvent.Acquired({
-        name: runtime.name,
-        leaseId: runtime.leaseId,
-        fencingToken: runtime.fencingToken,
-        expiresAt: new Date(runtime.expiresAtWall),
-        ttl: grant.ttl
-      })
-    )
-    // Finalizers run in reverse order: the lifecycle fiber (forked below) is interrupted first, then we release.
     yield* Scope.addFinalizer(
       scope,
       Effect.suspend(() => releaseNow(runtime)).pipe(Effect.ensuring(Effect.sync(() => args.onEnd(runtime))))
     )
-    yield* Effect.forkIn(lifecycle(runtime), scope, { startImmediately: true })
-    yield* Effect.logDebug("lease acquired").pipe(annotate(runtime))
+    plan(runtime, grant.sentAt)
+    if (yield* Telemetry.debugEnabled) yield* Effect.logDebug("lease acquired").pipe(annotate(runtime))
     return runtime
+  })
+
+/** Publishes `event` to the lease's subscribers, if any, and keeps it as the latest. */
+const publish = (runtime: LeaseRuntime, event: LeaseEvent): void => {
+  runtime.lastEvent = event
+  if (runtime.pubsub !== undefined) PubSub.publishUnsafe(runtime.pubsub, event)
+}
+
+/**
+ * The lease's events: the latest first, then every new one, ending after `Lost` or `Released`.
+ *
+ * @internal
+ */
+export const events = (runtime: LeaseRuntime): Stream.Stream<LeaseEvent> =>
+  Stream.unwrap(
+    Effect.flatMap(PubSub.unbounded<LeaseEvent>({ replay: 1 }), (fresh) =>
+      Effect.sync(() => {
+        // Checked and set in one synchronous step, so two first subscribers cannot make two hubs.
+        if (runtime.pubsub === undefined) {
+          PubSub.publishUnsafe(fresh, runtime.lastEvent)
+          runtime.pubsub = fresh
+        }
+        return Stream.fromPubSub(runtime.pubsub)
+      })
+    )
+  ).pipe(Stream.takeUntil((event) => event._tag === "Lost" || event._tag === "Released"))
+
+/** Span links from a renewal or release span to the acquire span. */
+const links = (runtime: LeaseRuntime): ReadonlyArray<Tracer.SpanLink> =>
+  runtime.acquireSpan === undefined ? [] : [{ span: runtime.acquireSpan, attributes: { "lease.link": "acquire" } }]
+
+/** Runs `effect` in a fiber of its own, from the lease's context (its Clock, logger, tracer, metrics). */
+const runDetached = <A, E>(runtime: LeaseRuntime, effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> =>
+  Effect.runForkWith(runtime.context)(effect)
+
+/**
+ * The scheduler of one manager's leases: it visits a lease when its renewal is due or its safety deadline comes.
+ *
+ * @internal
+ */
+export const makeScheduler = (): LeaseScheduler => Scheduler.make<LeaseRuntime>(visit)
+
+/**
+ * A visit at `now`: past the safety deadline without a newer confirmation, the lease is lost, even if a renewal is
+ * still in flight (the watchdog never waits for the store; the attempt is interrupted and its late answer no longer
+ * counts). Otherwise the schedule goes on.
+ */
+const visit = (runtime: LeaseRuntime, now: number): void => {
+  if (runtime.state !== "held") return
+  if (reached(now, runtime.safetyDeadline)) {
+    const running = runtime.attemptFiber
+    runtime.attemptFiber = undefined
+    running?.interruptUnsafe()
+    const reason: LeaseLostReason = runtime.unconfirmed ? "unconfirmed" : "expired"
+    const detail = runtime.unconfirmed
+      ? "no renewal was confirmed before the safety deadline"
+      : "the lease reached its safety deadline without renewal"
+    runDetached(runtime, markLost(runtime, reason, detail))
+    return
+  }
+  plan(runtime, now)
+}
+
+/**
+ * Renews at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, … while they fall before the safety
+ * deadline. Starts the attempt that is due, or schedules the next visit: the next attempt or the deadline,
+ * whichever comes first (while an attempt is in flight, the deadline).
+ */
+const plan = (runtime: LeaseRuntime, now: number): void => {
+  const { scheduler } = runtime
+  if (runtime.state !== "held") {
+    scheduler.unschedule(runtime)
+    return
+  }
+  if (runtime.anchor !== runtime.cycle) {
+    // Confirmed meanwhile (by a manual renewal): a new cycle starts from the new anchor.
+    runtime.cycle = runtime.anchor
+    runtime.attempt = 0
+    runtime.nextAttemptAt = undefined
+  }
+  if (runtime.attemptFiber !== undefined) {
+    scheduler.schedule(runtime, runtime.safetyDeadline)
+    return
+  }
+  const due = runtime.options.autoRenew
+    ? (runtime.nextAttemptAt ?? runtime.anchor + Duration.toMillis(runtime.options.renewInterval))
+    : Number.POSITIVE_INFINITY
+  if (!reached(now, due)) {
+    scheduler.schedule(runtime, Math.min(due, runtime.safetyDeadline))
+    return
+  }
+  const attempt = ++runtime.attempt
+  scheduler.schedule(runtime, runtime.safetyDeadline)
+  const fiber = runDetached(runtime, renewAutomatically(runtime, attempt))
+  // An attempt on a synchronous store has already finished (and planned the next one) by now.
+  if (fiber.pollUnsafe() === undefined) runtime.attemptFiber = fiber
+}
+
+/** One automatic attempt and what follows it: the next renewal, or a retry, or nothing (lost). */
+const renewAutomatically = (runtime: LeaseRuntime, attempt: number): Effect.Effect<void> =>
+  Effect.matchEffect(renewOnce(runtime, attempt, true), {
+    onSuccess: () => attemptDone(runtime),
+    onFailure: (error) =>
+      error._tag === "LeaseLostError" ? attemptDone(runtime) : renewalFailed(runtime, attempt, error)
+  })
+
+const attemptDone = (runtime: LeaseRuntime): Effect.Effect<void> =>
+  Effect.map(monotonicMillis, (now) => {
+    runtime.attemptFiber = undefined
+    plan(runtime, now)
+  })
+
+const renewalFailed = (runtime: LeaseRuntime, attempt: number, error: LeaseRenewalError): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    runtime.consecutiveFailures++
+    const delay = Duration.toMillis(runtime.options.retryInterval) * 2 ** (attempt - 1)
+    const after = yield* monotonicMillis
+    const cause = error.cause
+    const retryable = !(cause instanceof ProviderUnavailable) || cause.isRetryable
+    const willRetry = retryable && attempt <= runtime.options.maxRetries && after + delay < runtime.safetyDeadline
+    // With no retry left, keep trusting the lease until its safety deadline: it is still valid until then.
+    runtime.nextAttemptAt = willRetry ? after + delay : Number.POSITIVE_INFINITY
+    publish(
+      runtime,
+      LeaseEvent.RenewalFailed({ name: runtime.name, leaseId: runtime.leaseId, attempt, willRetry, error })
+    )
+    yield* Effect.logWarning(
+      `lease renewal failed (attempt ${attempt}, ${willRetry ? "will retry" : "no retry left"}): ${error.message}`
+    ).pipe(annotate(runtime))
+    yield* attemptDone(runtime)
   })
 
 const annotate = (runtime: LeaseRuntime) =>
@@ -222,6 +357,7 @@ export const markLost = (runtime: LeaseRuntime, reason: LeaseLostReason, detail?
   Effect.suspend(() => {
     if (runtime.state !== "held") return Effect.void
     runtime.state = "lost"
+    runtime.scheduler.unschedule(runtime)
     const error = new LeaseLostError({
       leaseName: runtime.name,
       reason,
@@ -230,13 +366,11 @@ export const markLost = (runtime: LeaseRuntime, reason: LeaseLostReason, detail?
       detail
     })
     runtime.lostError = error
-    // Event, log and metrics first, `lost` last, and all of it uninterruptible: completing `lost` wakes the work
-    // under the lease (withLease), which then closes the lease's scope and interrupts this very fiber.
-    return PubSub.publish(
-      runtime.pubsub,
-      LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error })
-    ).pipe(
-      Effect.andThen(Effect.logWarning(`lease lost: ${error.message}`).pipe(annotate(runtime))),
+    publish(runtime, LeaseEvent.Lost({ name: runtime.name, leaseId: runtime.leaseId, reason, error }))
+    // Log and metrics first, `lost` last, and all of it uninterruptible: completing `lost` wakes the work under the
+    // lease (withLease), which then closes the lease's scope.
+    return Effect.logWarning(`lease lost: ${error.message}`).pipe(
+      annotate(runtime),
       Effect.andThen(
         Effect.flatMap(monotonicMillis, (now) =>
           Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt, reason)
@@ -300,13 +434,14 @@ export const renewOnce = (
         const renewed = yield* runtime.provider
           .renew({ name: runtime.name, leaseId: runtime.leaseId, duration: runtime.options.duration })
           .pipe(
-            Effect.timeoutOrElse({
-              duration: Duration.millis(budget),
-              orElse: () =>
-                Telemetry.providerError(provider, "renew", "timeout").pipe(
-                  Effect.andThen(Effect.fail(timeoutError(runtime, "renew", budget)))
-                )
-            }),
+            (self) =>
+              Timer.timeoutOrElse(self, {
+                duration: Duration.millis(budget),
+                orElse: () =>
+                  Telemetry.providerError(provider, "renew", "timeout").pipe(
+                    Effect.andThen(Effect.fail(timeoutError(runtime, "renew", budget)))
+                  )
+              }),
             Effect.tapError(() =>
               Effect.flatMap(monotonicMillis, (now) => Telemetry.renewal(provider, "failure", now - sentAt))
             ),
@@ -338,8 +473,8 @@ export const renewOnce = (
         runtime.lastSlack = slack
         yield* Telemetry.slack(provider, slackMs)
         yield* Effect.annotateCurrentSpan({ "lease.outcome": "renewed", "lease.slack_ms": slackMs })
-        yield* PubSub.publish(
-          runtime.pubsub,
+        publish(
+          runtime,
           LeaseEvent.Renewed({
             name: runtime.name,
             leaseId: runtime.leaseId,
@@ -348,7 +483,7 @@ export const renewOnce = (
             slack
           })
         )
-        yield* Effect.logDebug("lease renewed").pipe(annotate(runtime))
+        if (yield* Telemetry.debugEnabled) yield* Effect.logDebug("lease renewed").pipe(annotate(runtime))
       })
     )
     .pipe(
@@ -357,7 +492,7 @@ export const renewOnce = (
       ),
       Telemetry.span("lease.renew", {
         root: automatic,
-        links: runtime.links,
+        links: links(runtime),
         attributes: { ...spanAttributes(runtime), "lease.renew.attempt": attempt, "lease.renew.automatic": automatic }
       })
     )
@@ -372,81 +507,6 @@ export const spanAttributes = (runtime: LeaseRuntime): Record<string, unknown> =
 })
 
 /**
- * The life of a held lease, in one fiber with one timer at a time: it sleeps until the next renewal is due or the
- * safety deadline, whichever comes first; renews at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, …
- * while they fall before the deadline; and declares the lease lost when the deadline passes without a newer
- * confirmation. A renewal in flight cannot hold the loss back: each attempt is bounded by the time left before the
- * deadline, so it is cut short exactly then. A manual renewal that moves the anchor starts a new cycle.
- */
-const lifecycle = (runtime: LeaseRuntime): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    const renewMs = Duration.toMillis(runtime.options.renewInterval)
-    const retryMs = Duration.toMillis(runtime.options.retryInterval)
-    let cycle = runtime.anchor
-    let attempt = 0
-    let nextAttemptAt: number | undefined
-    while (runtime.state === "held") {
-      const now = yield* monotonicMillis
-      if (reached(now, runtime.safetyDeadline)) {
-        const reason: LeaseLostReason = runtime.unconfirmed ? "unconfirmed" : "expired"
-        const detail = runtime.unconfirmed
-          ? "no renewal was confirmed before the safety deadline"
-          : "the lease reached its safety deadline without renewal"
-        return yield* markLost(runtime, reason, detail)
-      }
-      if (runtime.anchor !== cycle) {
-        // Confirmed meanwhile (by a manual renewal): a new cycle starts from the new anchor.
-        cycle = runtime.anchor
-        attempt = 0
-        nextAttemptAt = undefined
-      }
-      const due = runtime.options.autoRenew ? (nextAttemptAt ?? runtime.anchor + renewMs) : Number.POSITIVE_INFINITY
-      if (!reached(now, due)) {
-        // Never a zero sleep: at least one microsecond, so the clock (and TestClock) moves on.
-        yield* Effect.sleep(Duration.millis(Math.max(0.001, Math.min(due, runtime.safetyDeadline) - now)))
-        continue
-      }
-      attempt++
-      // The attempt runs in its own fiber and we wait for it only until the safety deadline: a store call that
-      // cannot be interrupted (a paused connection delivering late) must not hold the loss declaration back. An
-      // attempt still running then is interrupted in the background; its late answer no longer counts.
-      const running = yield* Effect.forkDetach(Effect.flip(renewOnce(runtime, attempt, true)).pipe(Effect.option))
-      const finished = yield* Effect.raceFirst(
-        Effect.map(Fiber.await(running), Option.some),
-        Effect.as(Effect.sleep(Duration.millis(Math.max(0.001, runtime.safetyDeadline - now))), Option.none())
-      )
-      if (Option.isNone(finished) || finished.value._tag === "Failure") {
-        yield* Effect.forkDetach(Fiber.interrupt(running))
-        continue
-      }
-      const failure = finished.value.value
-      if (failure._tag === "None") continue
-      if (failure.value._tag === "LeaseLostError") return
-      runtime.consecutiveFailures++
-      const delay = retryMs * 2 ** (attempt - 1)
-      const after = yield* monotonicMillis
-      const cause = failure.value.cause
-      const retryable = !(cause instanceof ProviderUnavailable) || cause.isRetryable
-      const willRetry = retryable && attempt <= runtime.options.maxRetries && after + delay < runtime.safetyDeadline
-      // With no retry left, keep trusting the lease until its safety deadline: it is still valid until then.
-      nextAttemptAt = willRetry ? after + delay : Number.POSITIVE_INFINITY
-      yield* PubSub.publish(
-        runtime.pubsub,
-        LeaseEvent.RenewalFailed({
-          name: runtime.name,
-          leaseId: runtime.leaseId,
-          attempt,
-          willRetry,
-          error: failure.value
-        })
-      )
-      yield* Effect.logWarning(
-        `lease renewal failed (attempt ${attempt}, ${willRetry ? "will retry" : "no retry left"}): ${failure.value.message}`
-      ).pipe(annotate(runtime))
-    }
-  })
-
-/**
  * Releases the lease in the store (ownership-checked there), at most once. Runs as the lease scope's finalizer.
  * A lease lost as `unconfirmed` may still be ours in the store (the store was only unreachable), so it is
  * released too: waiters then need not wait for it to expire.
@@ -455,6 +515,12 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
   Effect.gen(function* () {
     const wasHeld = runtime.state === "held"
     const mayStillHold = wasHeld || runtime.lostError?.reason === "unconfirmed"
+    // Renewal stops first: out of the schedule, and an attempt in flight is interrupted (its answer no longer
+    // counts; the store checks ownership, so a renewal landing after the release finds nothing to renew).
+    runtime.scheduler.unschedule(runtime)
+    const running = runtime.attemptFiber
+    runtime.attemptFiber = undefined
+    running?.interruptUnsafe()
     if (wasHeld) {
       runtime.state = "released"
       const now = yield* monotonicMillis
@@ -462,8 +528,8 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
     }
     if (!mayStillHold) return
     const timeoutMs = Duration.toMillis(runtime.options.attemptTimeout)
-    const attempt = runtime.provider.release({ name: runtime.name, leaseId: runtime.leaseId }).pipe(
-      Effect.timeoutOrElse({
+    const attempt = runtime.provider.release({ name: runtime.name, leaseId: runtime.leaseId }).pipe((self) =>
+      Timer.timeoutOrElse(self, {
         duration: runtime.options.attemptTimeout,
         orElse: () => Effect.fail(timeoutError(runtime, "release", timeoutMs))
       })
@@ -481,22 +547,19 @@ const releaseNow = (runtime: LeaseRuntime): Effect.Effect<void> =>
       Effect.orElseSucceed(() => false)
     )
     if (wasHeld) {
-      yield* PubSub.publish(
-        runtime.pubsub,
-        LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed })
-      )
-      yield* Effect.logDebug("lease released").pipe(annotate(runtime))
+      publish(runtime, LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed }))
+      if (yield* Telemetry.debugEnabled) yield* Effect.logDebug("lease released").pipe(annotate(runtime))
     }
     yield* Effect.annotateCurrentSpan("lease.outcome", confirmed ? "released" : "unconfirmed")
   }).pipe(
     Telemetry.span("lease.release", {
-      links: runtime.links,
+      links: links(runtime),
       attributes: spanAttributes(runtime)
     })
   )
 
 /**
- * Releases the lease now (closing its scope: renewal stops, then the store is told). Idempotent.
+ * Releases the lease now (closing its scope: renewal stops, the store is told). Idempotent.
  *
  * @internal
  */
@@ -601,10 +664,11 @@ export const handoff = (
           transferToken,
           claimWindow: window
         }).pipe(
-          Effect.timeoutOrElse({
-            duration: Duration.millis(budget),
-            orElse: () => Effect.fail(timeoutError(runtime, "handoff", budget))
-          }),
+          (self) =>
+            Timer.timeoutOrElse(self, {
+              duration: Duration.millis(budget),
+              orElse: () => Effect.fail(timeoutError(runtime, "handoff", budget))
+            }),
           Effect.catchTag("LeaseLostError", (error) =>
             markLost(runtime, error.reason, error.detail).pipe(
               Effect.andThen(Effect.suspend(() => Effect.fail(notHeld(runtime))))
@@ -625,7 +689,7 @@ export const handoff = (
     )
     .pipe(
       Telemetry.span("lease.handoff", {
-        links: runtime.links,
+        links: links(runtime),
         attributes: spanAttributes(runtime)
       })
     )
@@ -642,11 +706,10 @@ const finishByHandoff = (runtime: LeaseRuntime, successorHolderId: string): Effe
       detail: `handed off to "${successorHolderId}"`
     })
     runtime.lostError = error
-    return PubSub.publish(
-      runtime.pubsub,
-      LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed: true })
-    ).pipe(
-      Effect.andThen(Effect.logInfo(`lease handed off to "${successorHolderId}"`).pipe(annotate(runtime))),
+    runtime.scheduler.unschedule(runtime)
+    publish(runtime, LeaseEvent.Released({ name: runtime.name, leaseId: runtime.leaseId, confirmed: true }))
+    return Effect.logInfo(`lease handed off to "${successorHolderId}"`).pipe(
+      annotate(runtime),
       Effect.andThen(
         Effect.flatMap(monotonicMillis, (now) => Telemetry.leaseEnded(runtime.provider.name, now - runtime.startedAt))
       ),

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Effect, Metric, type Tracer } from "effect"
+import { Effect, LogLevel, Metric, References, type Tracer } from "effect"
 import type { LeaseLostReason, LeaseOperation } from "../LeaseError.ts"
 import * as LeaseMetrics from "../LeaseMetrics.ts"
 import type { LeaseProviderShape } from "../LeaseProvider.ts"
@@ -22,47 +22,95 @@ export const span = (name: string, options?: Tracer.SpanOptionsNoTrace) =>
 /** @internal */
 export type ProviderErrorKind = "timeout" | "retryable" | "fatal" | "conflict"
 
-const add = <State>(metric: Metric.Metric<number, State>, attributes: Record<string, string>, value = 1) =>
-  Metric.update(Metric.withAttributes(metric, attributes), value)
+/**
+ * The series of `family` with `attributes`, built once and reused: see `LeaseMetrics` for why a metric with its
+ * attributes fixed is cheaper to record than `Metric.withAttributes` on every update. Keys are few (provider ×
+ * a fixed set of outcomes), so the cache stays small.
+ */
+const variants = new Map<string, unknown>()
+const variant = <M>(family: LeaseMetrics.Family<M>, key: string, attributes: () => Record<string, string>): M => {
+  let metric = variants.get(key) as M | undefined
+  if (metric === undefined) {
+    metric = family.with(attributes())
+    variants.set(key, metric)
+  }
+  return metric
+}
+
+const { families } = LeaseMetrics
 
 /** @internal */
 export const acquisition = (provider: string, outcome: "acquired" | "timeout" | "error", elapsedMs: number) =>
-  Effect.all(
-    [
-      add(LeaseMetrics.acquisitions, { provider, outcome }),
-      add(LeaseMetrics.acquireDuration, { provider, outcome }, elapsedMs)
-    ],
-    { discard: true }
+  Effect.andThen(
+    Metric.update(
+      variant(families.acquisitions, `acq|${provider}|${outcome}`, () => ({ provider, outcome })),
+      1
+    ),
+    Metric.update(
+      variant(families.acquireDuration, `acqd|${provider}|${outcome}`, () => ({ provider, outcome })),
+      elapsedMs
+    )
   )
 
 /** @internal */
 export const renewal = (provider: string, outcome: "success" | "failure", latencyMs: number) =>
-  Effect.all(
-    [add(LeaseMetrics.renewals, { provider, outcome }), add(LeaseMetrics.renewDuration, { provider }, latencyMs)],
-    { discard: true }
+  Effect.andThen(
+    Metric.update(
+      variant(families.renewals, `ren|${provider}|${outcome}`, () => ({ provider, outcome })),
+      1
+    ),
+    Metric.update(
+      variant(families.renewDuration, `rend|${provider}`, () => ({ provider })),
+      latencyMs
+    )
   )
 
 /** @internal */
-export const slack = (provider: string, slackMs: number) => add(LeaseMetrics.renewalSlack, { provider }, slackMs)
+export const slack = (provider: string, slackMs: number) =>
+  Metric.update(
+    variant(families.renewalSlack, `slack|${provider}`, () => ({ provider })),
+    slackMs
+  )
 
 /** @internal */
 export const providerError = (provider: string, operation: LeaseOperation, kind: ProviderErrorKind) =>
-  add(LeaseMetrics.providerErrors, { provider, operation, kind })
+  Metric.update(
+    variant(families.providerErrors, `err|${provider}|${operation}|${kind}`, () => ({ provider, operation, kind })),
+    1
+  )
+
+const held = (provider: string) => variant(families.leasesHeld, `held|${provider}`, () => ({ provider }))
 
 /** A lease started: the held gauge goes up. @internal */
-export const leaseStarted = (provider: string) =>
-  Metric.modify(Metric.withAttributes(LeaseMetrics.leasesHeld, { provider }), 1)
+export const leaseStarted = (provider: string) => Metric.modify(held(provider), 1)
 
 /** A lease ended (released or lost): the held gauge goes down and the hold time is recorded. @internal */
 export const leaseEnded = (provider: string, heldMs: number, lost?: LeaseLostReason) =>
-  Effect.all(
-    [
-      Metric.modify(Metric.withAttributes(LeaseMetrics.leasesHeld, { provider }), -1),
-      add(LeaseMetrics.holdDuration, { provider }, heldMs),
-      lost === undefined ? Effect.void : add(LeaseMetrics.leasesLost, { provider, reason: lost })
-    ],
-    { discard: true }
+  Effect.andThen(
+    Effect.andThen(
+      Metric.modify(held(provider), -1),
+      Metric.update(
+        variant(families.holdDuration, `hold|${provider}`, () => ({ provider })),
+        heldMs
+      )
+    ),
+    lost === undefined
+      ? Effect.void
+      : Metric.update(
+          variant(families.leasesLost, `lost|${provider}|${lost}`, () => ({ provider, reason: lost })),
+          1
+        )
   )
+
+/**
+ * Whether debug logs would be written. Checked before building a debug log and its annotations, which otherwise
+ * cost as much as a store call on the memory provider, for a line that is dropped at the default level.
+ *
+ * @internal
+ */
+export const debugEnabled: Effect.Effect<boolean> = Effect.map(References.MinimumLogLevel, (minimum) =>
+  LogLevel.isGreaterThanOrEqualTo("Debug", minimum)
+)
 
 const kindOf = (error: { readonly _tag: string; readonly isRetryable?: boolean }): ProviderErrorKind | undefined => {
   switch (error._tag) {
