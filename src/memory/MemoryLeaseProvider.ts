@@ -10,11 +10,15 @@
  *   counter survives release, expiry and break;
  * - renew and release are checked against the lease id; renew resets the remaining time to `duration` exactly;
  * - a renew after a break reports `broken`, after a takeover `stolen`, after expiry `expired`;
- * - release wakes waiters at once (`waitForRelease`).
+ * - release (and break) wakes a waiter at once (`waitForRelease`): one per release, the oldest registration of
+ *   the name not woken yet. One release frees the lease for one holder; waking every waiter would send them all to
+ *   a grant only one can win (a thundering herd). A woken registration keeps the turn if its scope ends normally
+ *   (its owner goes on to attempt, and its release, or a winner's, wakes the next); if it ends by interruption or
+ *   failure its owner will not attempt, so the wake passes to the next registration, and a turn is never lost.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { LeaseLostError, LeaseTransferError } from "../LeaseError.ts"
 import {
   type Acquired,
@@ -67,6 +71,8 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
     const fences = new Map<string, bigint>()
     // Why a lease id stopped being valid, so a late renewal can say "broken" or "stolen" rather than guess.
     const endings = new Map<string, { readonly leaseId: string; readonly reason: "broken" | "released" }>()
+    // Per name, the `waitForRelease` registrations not woken yet, oldest first (a `Set` iterates in insertion
+    // order). A woken registration (its latch done) leaves the queue at once, so the next wake goes to the next.
     const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
 
     const current = (name: string, now: number): Entry | undefined => {
@@ -78,15 +84,16 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
       return entry
     }
 
+    /** Wakes the oldest waiting registration of `name`, if any: one release, one turn. */
     const notify = (name: string): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const set = waiters.get(name)
-        if (set === undefined) return Effect.void
-        // Snapshot and detach: woken waiters register again while we complete latches, and iterating the live set
-        // would wake those new registrations too, in a loop.
-        waiters.delete(name)
-        const latches = Array.from(set)
-        return Effect.forEach(latches, (latch) => Deferred.succeed(latch, undefined), { discard: true })
+      Effect.sync(() => {
+        const queue = waiters.get(name)
+        if (queue === undefined) return
+        const oldest = queue.values().next()
+        if (oldest.done === true) return
+        queue.delete(oldest.value)
+        if (queue.size === 0) waiters.delete(name)
+        Deferred.doneUnsafe(oldest.value, Effect.void)
       })
 
     /** Why `leaseId` no longer holds `name`: taken by someone else, broken by an operator, or expired. */
@@ -185,19 +192,30 @@ export const make = (options: MemoryLeaseProviderOptions = {}): Effect.Effect<Le
       })
 
     const waitForRelease = (name: string) =>
-      Effect.gen(function* () {
-        const latch = yield* Deferred.make<void>()
-        const set = waiters.get(name) ?? new Set()
-        set.add(latch)
-        waiters.set(name, set)
-        yield* Effect.addFinalizer(() =>
+      Effect.map(
+        Effect.acquireRelease(
           Effect.sync(() => {
-            set.delete(latch)
-            if (set.size === 0 && waiters.get(name) === set) waiters.delete(name)
-          })
-        )
-        return Deferred.await(latch)
-      })
+            const latch = Deferred.makeUnsafe<void>()
+            const queue = waiters.get(name)
+            if (queue === undefined) waiters.set(name, new Set([latch]))
+            else queue.add(latch)
+            return latch
+          }),
+          (latch, exit) =>
+            Effect.suspend(() => {
+              if (Deferred.isDoneUnsafe(latch)) {
+                // Woken. Ending normally, the owner goes on to attempt: the turn is consumed. Interrupted or failed,
+                // it will not attempt, so the turn passes to the next registration rather than being lost.
+                return Exit.isFailure(exit) ? notify(name) : Effect.void
+              }
+              const queue = waiters.get(name)
+              queue?.delete(latch)
+              if (queue?.size === 0) waiters.delete(name)
+              return Effect.void
+            })
+        ),
+        (latch) => Deferred.await(latch)
+      )
 
     const handoff = (request: HandoffRequest) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {

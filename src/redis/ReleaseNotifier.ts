@@ -1,25 +1,42 @@
 /**
- * Push wake-up for waiters: one shared subscriber connection per provider, fanned out to per-name registrations.
+ * Push wake-up for waiters: one shared subscriber connection per provider, fanned out to per-name registrations,
+ * one waiter per release.
  *
  * Release and break publish the lease name on the prefix's release channel (`lease:released`). The provider keeps
  * a single `SUBSCRIBE` on that channel, whatever the number of names or waiters. `waitForRelease(name)` follows
  * the SPI: running it registers interest in `name` for the life of the caller's scope (no I/O: the subscription
- * already exists), and the effect it returns completes at the first release of `name` announced after the
- * registration, at once if one already came. The core registers *before* each acquire attempt, so a release that
- * lands between the "held" answer and the wait is not missed, even though the answer and the message travel on two
- * different connections with no ordering between them.
+ * already exists), and the effect it returns completes when a release of `name` announced after the registration
+ * is delivered to it, at once if one already was. The core registers *before* each acquire attempt, so a release
+ * that lands between the "held" answer and the wait is not missed, even though the answer and the message travel
+ * on two different connections with no ordering between them.
+ *
+ * One release frees the lease for one holder, so it wakes one registration of this provider: the oldest of `name`
+ * not woken yet (FIFO, so no waiter starves behind newer ones). Waking them all would send every waiter to the
+ * store for a lease only one can win, and the losers straight back to sleep: with tens of waiters that herd is
+ * slower than polling. (Every provider subscribed to the channel gets the message and wakes its own oldest waiter,
+ * so the contenders per release are bounded by the number of providers, not of waiters.)
+ *
+ * The turn is never lost:
+ * - a registration whose scope closes normally after its wake consumed it: its owner goes on to attempt, and if it
+ *   wins, its own release wakes the next; if someone else won meanwhile (a spurious wake-up), that holder's release
+ *   does;
+ * - a registration whose scope closes by interruption or failure after its wake will not attempt, so the wake
+ *   passes to the next registration of the name; if there is none, it is dropped, like a release nobody waits for
+ *   (a later waiter makes its own attempt before it waits).
  *
  * A wake-up is only a hint: the core re-checks with `tryAcquire`, and when no message comes (an expiry, a lost
  * message) it still wakes at the holder's server-side expiry. While the subscriber is disconnected, messages are
- * lost; when it is ready again every registration counts as released (a spurious wake-up is cheap, a missed one
- * costs a whole lease duration).
+ * lost and we cannot tell which names were released; so when it is ready again, and when the provider shuts
+ * down, every registration is woken, not one per name: a spurious wake-up is cheap, a missed one costs a whole
+ * lease duration.
  *
  * Pub/sub messages are not scoped to a database: providers with the same prefix on different databases of one
- * server wake each other spuriously, which costs one `tryAcquire` and nothing else.
+ * server wake each other spuriously, which costs one `tryAcquire` and nothing else (and the woken waiter, finding
+ * the lease still held, sleeps again until the real release of its own database wakes the next).
  *
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Exit, type Scope } from "effect"
 import type { ProviderUnavailableError } from "../LeaseError.ts"
 import { toProviderError } from "./errors.ts"
 import type { RedisClient } from "./script.ts"
@@ -32,17 +49,18 @@ import type { RedisClient } from "./script.ts"
 export interface ReleaseNotifier {
   /** The SPI's `waitForRelease`: register now (for the scope), wait later. */
   readonly waitForRelease: (name: string) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
-  /** Number of live registrations (for tests and diagnostics). */
+  /** Number of live registrations, woken or not (for tests and diagnostics). */
   readonly registrations: () => number
 }
 
 interface Registration {
-  released: boolean
+  /** A wake was delivered: awaiting completes at once, and the turn is this registration's until its scope ends. */
+  woken: boolean
   resume: (() => void) | undefined
 }
 
 const fire = (registration: Registration) => {
-  registration.released = true
+  registration.woken = true
   const resume = registration.resume
   registration.resume = undefined
   resume?.()
@@ -59,20 +77,33 @@ export const make = (
   channel: string
 ): Effect.Effect<ReleaseNotifier, ProviderUnavailableError, Scope.Scope> =>
   Effect.gen(function* () {
-    const byName = new Map<string, Set<Registration>>()
-    const fireAll = () => {
-      for (const set of byName.values()) for (const registration of set) fire(registration)
+    // The registrations of each name not woken yet, oldest first (a `Set` iterates in insertion order). A woken
+    // registration leaves its queue at once, so the next wake goes to the next one.
+    const queues = new Map<string, Set<Registration>>()
+    let live = 0
+
+    const wakeOne = (name: string) => {
+      const queue = queues.get(name)
+      if (queue === undefined) return
+      const oldest = queue.values().next()
+      if (oldest.done === true) return
+      queue.delete(oldest.value)
+      if (queue.size === 0) queues.delete(name)
+      fire(oldest.value)
+    }
+    const wakeAll = () => {
+      const all = Array.from(queues.values())
+      queues.clear()
+      for (const queue of all) for (const registration of queue) fire(registration)
     }
 
     const onMessage = (from: string, name: string) => {
-      if (from !== channel) return
-      const set = byName.get(name)
-      if (set !== undefined) for (const registration of set) fire(registration)
+      if (from === channel) wakeOne(name)
     }
     let subscribed = false
     // ioredis re-subscribes by itself after a reconnect; what was published meanwhile is lost.
     const onReady = () => {
-      if (subscribed) fireAll()
+      if (subscribed) wakeAll()
     }
 
     subscriber.on("message", onMessage)
@@ -82,7 +113,7 @@ export const make = (
         subscriber.off("message", onMessage)
         subscriber.off("ready", onReady)
         // Nobody must wait forever on a provider that is gone; their next attempt reports the closed connection.
-        fireAll()
+        wakeAll()
       })
     )
     yield* Effect.tryPromise({
@@ -91,41 +122,47 @@ export const make = (
     })
     subscribed = true
 
-    const waitForRelease = (name: string): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
-      Effect.gen(function* () {
-        const registration: Registration = { released: false, resume: undefined }
-        let set = byName.get(name)
-        if (set === undefined) {
-          set = new Set()
-          byName.set(name, set)
-        }
-        set.add(registration)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            registration.resume = undefined
-            const current = byName.get(name)
-            current?.delete(registration)
-            if (current?.size === 0) byName.delete(name)
-          })
-        )
-        return Effect.callback<void>((resume) => {
-          if (registration.released) {
-            resume(Effect.void)
-            return
-          }
-          registration.resume = () => resume(Effect.void)
-          return Effect.sync(() => {
-            registration.resume = undefined
-          })
-        })
-      })
+    const register = (name: string): Registration => {
+      const registration: Registration = { woken: false, resume: undefined }
+      live++
+      const queue = queues.get(name)
+      if (queue === undefined) queues.set(name, new Set([registration]))
+      else queue.add(registration)
+      return registration
+    }
 
-    return {
-      waitForRelease,
-      registrations: () => {
-        let n = 0
-        for (const set of byName.values()) n += set.size
-        return n
+    const unregister = (name: string, registration: Registration, exit: Exit.Exit<unknown, unknown>) => {
+      live--
+      registration.resume = undefined
+      if (!registration.woken) {
+        const queue = queues.get(name)
+        queue?.delete(registration)
+        if (queue?.size === 0) queues.delete(name)
+      } else if (Exit.isFailure(exit)) {
+        // Woken. Ending normally, the owner goes on to attempt: the turn is consumed. Interrupted or failed, it
+        // will not attempt, so the turn passes to the next registration rather than being lost.
+        wakeOne(name)
       }
     }
+
+    const waitForRelease = (name: string): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
+      Effect.map(
+        Effect.acquireRelease(
+          Effect.sync(() => register(name)),
+          (registration, exit) => Effect.sync(() => unregister(name, registration, exit))
+        ),
+        (registration) =>
+          Effect.callback<void>((resume) => {
+            if (registration.woken) {
+              resume(Effect.void)
+              return
+            }
+            registration.resume = () => resume(Effect.void)
+            return Effect.sync(() => {
+              registration.resume = undefined
+            })
+          })
+      )
+
+    return { waitForRelease, registrations: () => live }
   })
