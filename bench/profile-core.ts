@@ -22,7 +22,7 @@ await runOurs(
     for (let i = 0; i < cycles; i++) yield* cycle
     const cpu = process.cpuUsage(cpu0)
     console.log(
-      `${cycles} cycles: ${((performance.now() - t0) * 1000 / cycles).toFixed(1)} µs/cycle wall, ` +
+      `${cycles} cycles: ${(((performance.now() - t0) * 1000) / cycles).toFixed(1)} µs/cycle wall, ` +
         `${((cpu.user + cpu.system) / cycles).toFixed(1)} µs/cycle CPU`
     )
   }).pipe(Effect.provideService(References.TracerEnabled, !noTrace))
