@@ -3,10 +3,11 @@
  * one waiter per release.
  *
  * Release and break publish the lease name on the prefix's release channel (`lease:released`). The provider keeps
- * a single `SUBSCRIBE` on that channel, whatever the number of names or waiters. `waitForRelease(name)` follows
- * the SPI: running it registers interest in `name` for the life of the caller's scope (no I/O: the subscription
- * already exists), and the effect it returns completes when a release of `name` announced after the registration
- * is delivered to it, at once if one already was. The core registers *before* each acquire attempt, so a release
+ * a single `SUBSCRIBE` on that channel, whatever the number of names or waiters, made by its first wait (a
+ * provider that never waits never reads the releases of others). `waitForRelease(name)` follows the SPI: running it
+ * registers interest in `name` for the life of the caller's scope (no I/O once subscribed), and the effect it
+ * returns completes when a release of `name` announced after the registration is delivered to it, at once if one
+ * already was. The core registers *before* each acquire attempt, so a release
  * that lands between the "held" answer and the wait is not missed, even though the answer and the message travel
  * on two different connections with no ordering between them.
  *
@@ -36,9 +37,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, type Scope } from "effect"
-import type { ProviderUnavailableError } from "../LeaseError.ts"
-import { toProviderError } from "./errors.ts"
+import { Duration, Effect, Exit, type Scope } from "effect"
 import type { RedisClient } from "./script.ts"
 
 /**
@@ -52,6 +51,9 @@ export interface ReleaseNotifier {
   /** Number of live registrations, woken or not (for tests and diagnostics). */
   readonly registrations: () => number
 }
+
+/** How long a first waiter waits for the SUBSCRIBE to be confirmed before it falls back to the holder's expiry. */
+const subscribeTimeout = Duration.seconds(2)
 
 interface Registration {
   /** A wake was delivered: awaiting completes at once, and the turn is this registration's until its scope ends. */
@@ -67,15 +69,12 @@ const fire = (registration: Registration) => {
 }
 
 /**
- * Subscribes `subscriber` (a connection of its own, already connected) to `channel` and returns the notifier.
- * The subscription lives as long as the subscriber connection; registrations are released when the scope closes.
+ * The notifier of `channel` on `subscriber` (a connection of its own, already connected). It subscribes on the
+ * first wait; the subscription then lives as long as the subscriber connection; registrations are released when the scope closes.
  *
  * @since 0.1.0
  */
-export const make = (
-  subscriber: RedisClient,
-  channel: string
-): Effect.Effect<ReleaseNotifier, ProviderUnavailableError, Scope.Scope> =>
+export const make = (subscriber: RedisClient, channel: string): Effect.Effect<ReleaseNotifier, never, Scope.Scope> =>
   Effect.gen(function* () {
     // The registrations of each name not woken yet, oldest first (a `Set` iterates in insertion order). A woken
     // registration leaves its queue at once, so the next wake goes to the next one.
@@ -116,11 +115,26 @@ export const make = (
         wakeAll()
       })
     )
-    yield* Effect.tryPromise({
-      try: () => subscriber.subscribe(channel),
-      catch: (cause) => toProviderError(cause, { operation: "connect" })
+    // Subscribed on the first wait, not at start: every release of every holder is published, and a provider
+    // that never waits (an uncontended worker) would otherwise read and parse a message per release of its own,
+    // as much client CPU as the release itself. Once subscribed it stays subscribed.
+    let subscribing: Promise<void> | undefined
+    const subscribe: Effect.Effect<void> = Effect.suspend(() => {
+      if (subscribed) return Effect.void
+      subscribing ??= subscriber.subscribe(channel).then(
+        () => {
+          subscribed = true
+        },
+        () => {
+          // Not subscribed (the connection is down): this waiter falls back to the holder's expiry, and the next
+          // one tries again.
+          subscribing = undefined
+        }
+      )
+      const pending = subscribing
+      // Bounded: a subscriber stuck offline must not hold a waiter's registration (and so its attempt) forever.
+      return Effect.promise(() => pending).pipe(Effect.timeoutOption(subscribeTimeout), Effect.asVoid)
     })
-    subscribed = true
 
     const register = (name: string): Registration => {
       const registration: Registration = { woken: false, resume: undefined }
@@ -147,9 +161,12 @@ export const make = (
 
     const waitForRelease = (name: string): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
       Effect.map(
-        Effect.acquireRelease(
-          Effect.sync(() => register(name)),
-          (registration, exit) => Effect.sync(() => unregister(name, registration, exit))
+        Effect.andThen(
+          subscribe,
+          Effect.acquireRelease(
+            Effect.sync(() => register(name)),
+            (registration, exit) => Effect.sync(() => unregister(name, registration, exit))
+          )
         ),
         (registration) =>
           Effect.callback<void>((resume) => {

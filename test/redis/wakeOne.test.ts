@@ -256,4 +256,28 @@ describe("Redis push wake-up: one waiter per release", () => {
       yield* built.close
     })
   )
+
+  it.live("a provider subscribes on its first wait, not before: a worker that never waits reads no releases", () =>
+    Effect.gen(function* () {
+      const admin = yield* rawClient(server())
+      const channel = "lease:released"
+      const subscribers = () =>
+        Effect.promise(() => admin.pubsub("NUMSUB", channel)).pipe(Effect.map((reply) => Number(reply[1])))
+      const before = yield* subscribers()
+      const worker = yield* buildProvider(RedisLeaseProvider.layer({ url: server().url }))
+      const name = uniqueName("lazy")
+      yield* releaseOnce(worker.provider, name, "a")
+      yield* releaseOnce(worker.provider, name, "b")
+      expect(yield* subscribers()).toBe(before)
+      // The first wait subscribes before it returns, so a release right after it is delivered.
+      const waiting = yield* register(waitOf(worker.provider), name)
+      expect(yield* subscribers()).toBe(before + 1)
+      const other = yield* buildProvider(RedisLeaseProvider.layer({ url: server().url }))
+      yield* releaseOnce(other.provider, name, "c")
+      expect(yield* woken([waiting])).toEqual([true])
+      yield* Scope.close(waiting.scope, Exit.void)
+      yield* other.close
+      yield* worker.close
+    }).pipe(Effect.scoped)
+  )
 })
