@@ -32,7 +32,7 @@ import {
   Scope,
   Semaphore,
   Stream,
-  type Tracer
+  Tracer
 } from "effect"
 import {
   InvalidLeaseOptionsError,
@@ -172,7 +172,8 @@ export const start = (args: {
       scheduler: args.scheduler,
       // Renewals run in fibers started from this context: the acquirer's Clock, logger, tracer and metric registry.
       context: yield* Effect.context<never>(),
-      acquireSpan: Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
+      // `serviceOption`, not `currentSpan`: with no span the latter fails with an error, stack trace and all.
+      acquireSpan: Option.getOrUndefined(yield* Effect.serviceOption(Tracer.ParentSpan)),
       startedAt: grant.sentAt,
       state: "held",
       lostError: undefined,

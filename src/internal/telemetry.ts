@@ -5,19 +5,26 @@
  *
  * @internal
  */
-import { Effect, LogLevel, Metric, References, type Tracer } from "effect"
+import { Effect, LogLevel, Metric, References, Tracer } from "effect"
 import type { LeaseLostReason, LeaseOperation } from "../LeaseError.ts"
 import * as LeaseMetrics from "../LeaseMetrics.ts"
 import type { LeaseProviderShape } from "../LeaseProvider.ts"
 
 /**
- * `Effect.withSpan` without capturing a stack trace: a lease operation's span is identified by its name and
- * attributes, and capturing a trace on every acquire and renewal was the largest cost of an acquire.
+ * `Effect.withSpan` without capturing a stack trace (a lease operation's span is identified by its name and
+ * attributes, and capturing a trace on every acquire and renewal was the largest cost of an acquire), and only when
+ * a tracer is installed.
  *
  * @internal
  */
-export const span = (name: string, options?: Tracer.SpanOptionsNoTrace) =>
-  Effect.withSpan(name, options, { captureStackTrace: false })
+export const span =
+  (name: string, options?: Tracer.SpanOptionsNoTrace) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const traced = Effect.withSpan(name, options, { captureStackTrace: false })(effect)
+    // With Effect's native tracer (no tracer installed) a span is recorded nowhere; skipping it saves a tenth of
+    // an uncontended acquire. Effect documents comparing the active tracer with `nativeTracer` for this.
+    return Effect.withFiber((fiber) => (fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? effect : traced))
+  }
 
 /** @internal */
 export type ProviderErrorKind = "timeout" | "retryable" | "fatal" | "conflict"
