@@ -35,9 +35,6 @@ export class Lease {
   /** @internal */
   constructor(runtime: Runtime.LeaseRuntime) {
     this.#runtime = runtime
-    this.lost = Deferred.await(runtime.lost)
-    this.renew = Runtime.renewOnce(runtime, 1, false)
-    this.release = Runtime.release(runtime)
   }
 
   /** The lease name. */
@@ -67,7 +64,7 @@ export class Lease {
 
   /** When the acquire request was sent (wall clock). */
   get acquiredAt(): Date {
-    return this.#runtime.acquiredAt
+    return new Date(this.#runtime.acquiredAtWall)
   }
 
   /** When the current grant runs out in the store, counted from when its request was sent (wall clock). */
@@ -126,17 +123,26 @@ export class Lease {
     return this.#events
   }
 
+  // The effects below are built on access, not held by every lease: with thousands of leases held, prebuilt
+  // effect trees were a third of each lease's memory.
+
   /** Completes with the loss (reason `expired`, `stolen`, `broken`, `unconfirmed` or `released` by handoff). */
-  readonly lost: Effect.Effect<LeaseLostError>
+  get lost(): Effect.Effect<LeaseLostError> {
+    return Deferred.await(this.#runtime.lost)
+  }
 
   /**
    * Renews now. Fails with `LeaseLostError` when the store says the lease is gone (it is then marked lost), or
    * `LeaseRenewalError` when the store could not confirm (the lease stays held until its safety deadline).
    */
-  readonly renew: Effect.Effect<void, LeaseRenewalError | LeaseLostError>
+  get renew(): Effect.Effect<void, LeaseRenewalError | LeaseLostError> {
+    return Runtime.renewOnce(this.#runtime, 1, false)
+  }
 
   /** Stops renewal and releases the lease in the store (only if still ours there). Idempotent, never fails. */
-  readonly release: Effect.Effect<void>
+  get release(): Effect.Effect<void> {
+    return Runtime.release(this.#runtime)
+  }
 
   /** Time left before the local safety deadline, at which an unconfirmed lease is declared lost. */
   get remaining(): Effect.Effect<Duration.Duration> {

@@ -193,7 +193,10 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     // Every store call becomes a child span of the lease operation that made it, and its failures are counted.
     const provider = Telemetry.instrument(yield* LeaseProvider)
     const holderId = config.holderId ?? defaultHolderId()
-    const live = new Set<Lease>()
+    const live = new Map<Runtime.LeaseRuntime, Lease>()
+    const onEnd = (runtime: Runtime.LeaseRuntime) => {
+      live.delete(runtime)
+    }
     // One timer for all the leases of this manager, instead of a fiber and a timer per lease.
     const scheduler = Runtime.makeScheduler()
     const resolve = optionsCache(provider, config.defaults)
@@ -227,21 +230,18 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     /** Turns a grant into a lease on `parent`. Runs inside the uninterruptible region that received the grant. */
     const startLease = (args: Acquire.AcquireArgs, grant: Runtime.Grant, parent: Scope.Scope) =>
       Effect.gen(function* () {
-        const lease: Lease = new Lease(
-          yield* Runtime.start({
-            name: args.name,
-            holderId: args.holderId,
-            provider,
-            options: args.options,
-            grant,
-            parent,
-            scheduler,
-            onEnd: () => {
-              live.delete(lease)
-            }
-          })
-        )
-        live.add(lease)
+        const runtime = yield* Runtime.start({
+          name: args.name,
+          holderId: args.holderId,
+          provider,
+          options: args.options,
+          grant,
+          parent,
+          scheduler,
+          onEnd
+        })
+        const lease = new Lease(runtime)
+        live.set(runtime, lease)
         yield* Effect.annotateCurrentSpan({
           "lease.outcome": "acquired",
           "lease.id": lease.leaseId,
@@ -351,7 +351,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
       withLease,
       inspect,
       breakLease,
-      held: Effect.sync(() => Array.from(live))
+      held: Effect.sync(() => Array.from(live.values()))
     }
     return shape
   })

@@ -82,12 +82,14 @@ export interface LeaseRuntime extends Scheduler.Schedulable {
   readonly holderId: string
   readonly leaseId: string
   readonly fencingToken: bigint
-  readonly acquiredAt: Date
+  /** Wall-clock time the acquire request was sent (a number: a `Date` per lease is memory nobody may read). */
+  readonly acquiredAtWall: number
   readonly provider: LeaseProviderShape
   readonly options: ResolvedLeaseOptions
   readonly scope: Scope.Closeable
   readonly lost: Deferred.Deferred<LeaseLostError>
-  readonly permit: Semaphore.Semaphore
+  /** Made by the first renewal (see `permitOf`). */
+  permit: Semaphore.Semaphore | undefined
   readonly scheduler: LeaseScheduler
   /** The acquire span: renewal and release spans (roots: they outlive it) link to it. */
   readonly acquireSpan: Tracer.AnySpan | undefined
@@ -99,8 +101,10 @@ export interface LeaseRuntime extends Scheduler.Schedulable {
    * The latest event, and the event hub, made on the first subscription: most leases are never observed, and a
    * hub per lease was a tenth of an acquire. The hub replays one event, so a late subscriber sees this one first.
    */
-  lastEvent: LeaseEvent
+  lastEvent: LeaseEvent | undefined
   pubsub: PubSub.PubSub<LeaseEvent> | undefined
+  /** The ttl of the grant, for the `Acquired` event. */
+  readonly ttl: Duration.Duration
   /** Monotonic send time of the last confirmed grant or renewal. */
   anchor: number
   validUntil: number
@@ -155,7 +159,7 @@ export const start = (args: {
   readonly onEnd: (runtime: LeaseRuntime) => void
 }): Effect.Effect<LeaseRuntime> =>
   Effect.gen(function* () {
-    const { grant, options } = args
+    const { grant, options, onEnd } = args
     const scope = yield* Scope.fork(args.parent)
     const { validUntil, safetyDeadline } = deadlines(options, grant.sentAt, grant.ttl)
     const runtime: LeaseRuntime = {
@@ -163,12 +167,12 @@ export const start = (args: {
       holderId: args.holderId,
       leaseId: grant.leaseId,
       fencingToken: grant.fencingToken,
-      acquiredAt: new Date(grant.sentAtWall),
+      acquiredAtWall: grant.sentAtWall,
       provider: args.provider,
       options,
       scope,
       lost: Deferred.makeUnsafe<LeaseLostError>(),
-      permit: Semaphore.makeUnsafe(1),
+      permit: undefined,
       scheduler: args.scheduler,
       // Renewals run in fibers started from this context: the acquirer's Clock, logger, tracer and metric registry.
       context: yield* Effect.context<never>(),
@@ -177,13 +181,9 @@ export const start = (args: {
       startedAt: grant.sentAt,
       state: "held",
       lostError: undefined,
-      lastEvent: LeaseEvent.Acquired({
-        name: args.name,
-        leaseId: grant.leaseId,
-        fencingToken: grant.fencingToken,
-        expiresAt: new Date(grant.sentAtWall + Duration.toMillis(grant.ttl)),
-        ttl: grant.ttl
-      }),
+      // `Acquired` is made only if someone subscribes before the next event (see `latestEvent`).
+      lastEvent: undefined,
+      ttl: grant.ttl,
       pubsub: undefined,
       anchor: grant.sentAt,
       validUntil,
@@ -204,7 +204,13 @@ export const start = (args: {
     yield* Telemetry.leaseStarted(args.provider.name)
     yield* Scope.addFinalizer(
       scope,
-      Effect.suspend(() => releaseNow(runtime)).pipe(Effect.ensuring(Effect.sync(() => args.onEnd(runtime))))
+      // Built when it runs: a prebuilt effect tree per held lease is memory for nothing.
+      Effect.suspend(() =>
+        Effect.ensuring(
+          releaseNow(runtime),
+          Effect.sync(() => onEnd(runtime))
+        )
+      )
     )
     plan(runtime, grant.sentAt)
     if (yield* Telemetry.debugEnabled) yield* Effect.logDebug("lease acquired").pipe(annotate(runtime))
@@ -228,13 +234,30 @@ export const events = (runtime: LeaseRuntime): Stream.Stream<LeaseEvent> =>
       Effect.sync(() => {
         // Checked and set in one synchronous step, so two first subscribers cannot make two hubs.
         if (runtime.pubsub === undefined) {
-          PubSub.publishUnsafe(fresh, runtime.lastEvent)
+          PubSub.publishUnsafe(fresh, latestEvent(runtime))
           runtime.pubsub = fresh
         }
         return Stream.fromPubSub(runtime.pubsub)
       })
     )
   ).pipe(Stream.takeUntil((event) => event._tag === "Lost" || event._tag === "Released"))
+
+/** The latest event: `Acquired` until another one is published. */
+const latestEvent = (runtime: LeaseRuntime): LeaseEvent =>
+  runtime.lastEvent ??
+  LeaseEvent.Acquired({
+    name: runtime.name,
+    leaseId: runtime.leaseId,
+    fencingToken: runtime.fencingToken,
+    expiresAt: new Date(runtime.acquiredAtWall + Duration.toMillis(runtime.ttl)),
+    ttl: runtime.ttl
+  })
+
+/** The lease's renewal lock, made on first use: most leases are released before their first renewal. */
+const permitOf = (runtime: LeaseRuntime): Semaphore.Semaphore => {
+  runtime.permit ??= Semaphore.makeUnsafe(1)
+  return runtime.permit
+}
 
 /** Span links from a renewal or release span to the acquire span. */
 const links = (runtime: LeaseRuntime): ReadonlyArray<Tracer.SpanLink> =>
@@ -418,7 +441,7 @@ export const renewOnce = (
   attempt: number,
   automatic: boolean
 ): Effect.Effect<void, LeaseRenewalError | LeaseLostError> =>
-  runtime.permit
+  permitOf(runtime)
     .withPermits(1)(
       Effect.gen(function* () {
         if (runtime.state !== "held") return yield* notHeld(runtime)
@@ -627,7 +650,7 @@ export const handoff = (
   successorHolderId: string,
   claimWindow: Duration.Duration | undefined
 ): Effect.Effect<string, LeaseLostError | ProviderUnavailableError | InvalidLeaseOptionsError> =>
-  runtime.permit
+  permitOf(runtime)
     .withPermits(1)(
       Effect.gen(function* () {
         const send = runtime.provider.handoff
