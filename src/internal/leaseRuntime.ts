@@ -272,14 +272,20 @@ const runDetached = <A, E>(runtime: LeaseRuntime, effect: Effect.Effect<A, E>): 
  *
  * @internal
  */
-export const makeScheduler = (): LeaseScheduler => Scheduler.make<LeaseRuntime>(visit)
+export const makeScheduler = (): LeaseScheduler => Scheduler.make<LeaseRuntime>(visit, coalesceMillis)
+
+/**
+ * Renewals due within this much of each other start together (the later ones that much early), so a provider that
+ * batches what starts in one tick (Redis) renews many leases per round trip. Tiny against any renewal interval.
+ */
+const coalesceMillis = 10
 
 /**
  * A visit at `now`: past the safety deadline without a newer confirmation, the lease is lost, even if a renewal is
  * still in flight (the watchdog never waits for the store; the attempt is interrupted and its late answer no longer
  * counts). Otherwise the schedule goes on.
  */
-const visit = (runtime: LeaseRuntime, now: number): void => {
+const visit = (runtime: LeaseRuntime, now: number, horizon: number): void => {
   if (runtime.state !== "held") return
   if (reached(now, runtime.safetyDeadline)) {
     const running = runtime.attemptFiber
@@ -292,15 +298,16 @@ const visit = (runtime: LeaseRuntime, now: number): void => {
     runDetached(runtime, markLost(runtime, reason, detail))
     return
   }
-  plan(runtime, now)
+  plan(runtime, horizon)
 }
 
 /**
  * Renews at `anchor + renewInterval`, then retries at `+r`, `+2r`, `+4r`, … while they fall before the safety
  * deadline. Starts the attempt that is due, or schedules the next visit: the next attempt or the deadline,
- * whichever comes first (while an attempt is in flight, the deadline).
+ * whichever comes first (while an attempt is in flight, the deadline). An attempt due by `horizon` (now, or a
+ * few milliseconds later when the scheduler coalesces) starts now.
  */
-const plan = (runtime: LeaseRuntime, now: number): void => {
+const plan = (runtime: LeaseRuntime, horizon: number): void => {
   const { scheduler } = runtime
   if (runtime.state !== "held") {
     scheduler.unschedule(runtime)
@@ -319,7 +326,7 @@ const plan = (runtime: LeaseRuntime, now: number): void => {
   const due = runtime.options.autoRenew
     ? (runtime.nextAttemptAt ?? runtime.anchor + Duration.toMillis(runtime.options.renewInterval))
     : Number.POSITIVE_INFINITY
-  if (!reached(now, due)) {
+  if (!reached(horizon, due)) {
     scheduler.schedule(runtime, Math.min(due, runtime.safetyDeadline))
     return
   }

@@ -45,13 +45,19 @@ export interface RenewalScheduler<A extends Schedulable> {
 }
 
 /**
- * Makes a scheduler that calls `visit(entry, now)` once `entry`'s instant is reached. `visit` runs synchronously
- * inside the timer fiber; whatever it must do with effects, it forks. An entry visited is out of the heap until
- * `visit` (or anything else) schedules it again.
+ * Makes a scheduler that calls `visit(entry, now, horizon)` once `entry`'s instant is reached. Entries whose instant
+ * falls within `coalesceMillis` after the one that woke the timer (up to `horizon`) are visited in the same tick,
+ * early: their work can then share a round trip (a provider may batch what is started in one tick). `visit` must
+ * not act early on what cannot be early (a deadline); it can put the entry back. `visit` runs synchronously inside
+ * the timer's fiber; whatever it must do with effects, it forks. An entry visited is out of the heap until `visit`
+ * (or anything else) schedules it again.
  *
  * @internal
  */
-export const make = <A extends Schedulable>(visit: (entry: A, now: number) => void): RenewalScheduler<A> => {
+export const make = <A extends Schedulable>(
+  visit: (entry: A, now: number, horizon: number) => void,
+  coalesceMillis = 0
+): RenewalScheduler<A> => {
   const heap: Array<A> = []
   let timer: (() => void) | undefined
   let timerAt = Number.POSITIVE_INFINITY
@@ -112,8 +118,9 @@ export const make = <A extends Schedulable>(visit: (entry: A, now: number) => vo
       // Take every due entry out first, then visit: a visit that schedules its entry again (even for `now`) is
       // seen by the next tick, never by this loop, so a tick always ends.
       const due: Array<A> = []
-      while (heap.length > 0 && reached(now, (heap[0] as A).wakeAt)) due.push(removeAt(0))
-      for (const entry of due) visit(entry, now)
+      const horizon = now + coalesceMillis
+      while (heap.length > 0 && reached(horizon, (heap[0] as A).wakeAt)) due.push(removeAt(0))
+      for (const entry of due) visit(entry, now, horizon)
       arm()
     })
   )

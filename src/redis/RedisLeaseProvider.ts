@@ -34,7 +34,7 @@ import { defaultPrefix, makeKeySpace, validatePrefix } from "./keys.ts"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as ReleaseNotifier from "./ReleaseNotifier.ts"
 import { release } from "./release.ts"
-import { renew } from "./renew.ts"
+import { batchedRenew, renew } from "./renew.ts"
 import { isCluster, type RedisClient } from "./script.ts"
 
 export type { EntraAccessToken, EntraAuthOptions, EntraCredential } from "./EntraAuth.ts"
@@ -54,6 +54,11 @@ export interface ProviderOptions {
    * `false`, waiters rely on sleeping until the holder's expiry, with backoff.
    */
   readonly pushWakeUp?: boolean | undefined
+  /**
+   * Send the renewals that fall due together in one script call (up to 256 each) instead of one call per lease.
+   * Default `true`; ignored on a cluster, where every lease lives in a hash slot of its own.
+   */
+  readonly batchRenewals?: boolean | undefined
   /**
    * Authenticate with Microsoft Entra ID (Azure Cache for Redis): a `TokenCredential`, or `{ credential, username?,
    * scope? }`. The token is the password and its `oid` claim the username; it is refreshed before it expires and
@@ -176,7 +181,8 @@ export const make = (
         clock: "store"
       },
       tryAcquire: tryAcquire(client, keySpace),
-      renew: renew(client, keySpace),
+      renew:
+        options.batchRenewals === false || isCluster(client) ? renew(client, keySpace) : batchedRenew(client, keySpace),
       release: release(client, keySpace),
       inspect: inspect(client, keySpace),
       breakLease: breakLease(client, keySpace),

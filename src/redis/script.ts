@@ -58,7 +58,8 @@ export const script = (name: string, numberOfKeys: number, lua: string): Script 
 const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith("NOSCRIPT")
 
 /**
- * Runs a script against the client, as a Promise (no Effect): `EVALSHA`, then `EVAL` on `NOSCRIPT`.
+ * Runs a script against the client, as a Promise (no Effect): `EVALSHA`, then `EVAL` on `NOSCRIPT`. A script that
+ * takes a variable number of keys (`renew_many`) passes `numberOfKeys`.
  *
  * @since 0.1.0
  */
@@ -66,14 +67,15 @@ export const runScriptPromise = async (
   client: RedisClient,
   s: Script,
   keys: ReadonlyArray<string>,
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  numberOfKeys: number = s.numberOfKeys
 ): Promise<unknown> => {
   try {
-    return await client.evalsha(s.sha, s.numberOfKeys, ...keys, ...args)
+    return await client.evalsha(s.sha, numberOfKeys, ...keys, ...args)
   } catch (error) {
     if (!isNoScript(error)) throw error
     // EVAL also caches the script, so the next EVALSHA (on this node) finds it.
-    return await client.eval(s.lua, s.numberOfKeys, ...keys, ...args)
+    return await client.eval(s.lua, numberOfKeys, ...keys, ...args)
   }
 }
 

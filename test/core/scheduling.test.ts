@@ -160,6 +160,27 @@ describe("RenewalScheduler", () => {
     })
   )
 
+  it.effect("coalescing: entries due within the window are visited in the same tick, with the horizon", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const visited: Array<[string, number, number]> = []
+      const scheduler = Scheduler.make<Entry>((entry, now, horizon) => {
+        visited.push([entry.id, now, horizon])
+      }, 10)
+      const entry = (id: string): Entry => ({ id, wakeAt: 0, heapIndex: -1, context })
+      scheduler.schedule(entry("a"), 1_000)
+      scheduler.schedule(entry("b"), 1_005)
+      scheduler.schedule(entry("c"), 1_020)
+      yield* TestClock.adjust("1 second")
+      expect(visited).toEqual([
+        ["a", 1_000, 1_010],
+        ["b", 1_000, 1_010]
+      ])
+      yield* TestClock.adjust("1 minute")
+      expect(visited.map(([id]) => id)).toEqual(["a", "b", "c"])
+    })
+  )
+
   it.live("on the real clock, emptying the heap cancels the timer (nothing keeps the process alive)", () =>
     Effect.gen(function* () {
       const context = yield* Effect.context<never>()
