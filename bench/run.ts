@@ -121,7 +121,8 @@ const targets = (s: Sections): ReadonlyArray<Target> => {
         status: r.lost === 0 ? "hit" : "missed",
         evidence:
           `heap ${num(r.heapPerLeaseBytes)} B/lease, event-loop p99 ${r.eventLoopDelayP99Ms} ms, ` +
-          `${num(r.renewalsPerSecond)} of ${num(r.expectedRenewalsPerSecond)} expected renewals/s, lost ${num(r.lost)}`
+          `${num(r.renewalsPerSecond)} of ${num(r.expectedRenewalsPerSecond)} expected renewals/s ` +
+          `(${num(r.renewCommandsPerSecond)} commands/s), lost ${num(r.lost)}`
       })
     }
   }
@@ -219,6 +220,7 @@ const print = (s: Sections, list: ReadonlyArray<Target>) => {
           "CPU µs/acq",
           "heap B/lease",
           "renewals/s (expected)",
+          "commands/s",
           "CPU µs/renew",
           "loop p99 / max ms",
           "lost"
@@ -231,6 +233,7 @@ const print = (s: Sections, list: ReadonlyArray<Target>) => {
           num(r.acquireCpuUsPerLease),
           num(r.heapPerLeaseBytes),
           `${num(r.renewalsPerSecond)} (${num(r.expectedRenewalsPerSecond)})`,
+          r.store === "memory" ? "–" : num(r.renewCommandsPerSecond),
           num(r.renewCpuUsPerRenewal),
           `${num(r.eventLoopDelayP99Ms, 1)} / ${num(r.eventLoopDelayMaxMs, 1)}`,
           num(r.lost)
