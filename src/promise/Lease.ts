@@ -7,10 +7,13 @@
  * - `signal`: an `AbortSignal` aborted with the `LeaseLostError` the moment the lease is lost (or, when it is
  *   released while work may still run under it, with a `LeaseLostError` of reason `"released"`). Pass it to
  *   `fetch`, streams, child processes: the work protected by the lease stops with it.
- * - `on(event, listener)`: callbacks for the core's event stream, fed by one fiber that lives in the lease's scope.
- *   A listener that throws (or an `async` listener that rejects) is caught and logged: it can never break the
- *   renewal, and it never becomes an unhandled rejection.
+ * - `on(event, listener)`: callbacks for the core's event stream, fed by one fiber that the first `on` starts and
+ *   the end of the lease stops. A listener that throws (or an `async` listener that rejects) is caught and logged:
+ *   it can never break the renewal, and it never becomes an unhandled rejection.
  * - `[Symbol.asyncDispose]`: `await using lease = await leasing.acquire("job")` releases at the end of the block.
+ *
+ * The signal and the event fiber are made on first use: a lease whose `signal` is never read and that never gets a
+ * listener costs no `AbortController` and no fiber of its own, only the core lease and a finalizer on its scope.
  *
  * @since 0.1.0
  */
@@ -36,18 +39,22 @@ const drainBound = 1_000
 
 type AnyListener = (event: LeaseEventMap[LeaseEventName]) => void
 
+const noop = () => {}
+
 /** The listeners of one lease, and the dispatch of the core's events to them. */
 class Listeners {
   readonly #byName = new Map<LeaseEventName, Set<{ readonly listener: AnyListener }>>()
   readonly #leaseName: string
   readonly #runner: Runner
+  /** The fiber feeding `dispatch` from the core's events, started with the first listener. */
+  dispatcher: Fiber.Fiber<void, unknown> | undefined
 
   constructor(leaseName: string, runner: Runner) {
     this.#leaseName = leaseName
     this.#runner = runner
   }
 
-  /** Whether `lost` listeners were called: the loss can reach them by two paths (see `make`), once. */
+  /** Whether `lost` listeners were called: the loss can reach them by two paths (see `Session.end`), once. */
   #lostDelivered = false
 
   add(name: LeaseEventName, listener: AnyListener): () => void {
@@ -111,13 +118,131 @@ const releasedError = (core: CoreLease): LeaseLostError =>
     detail: "the lease was released"
   })
 
+/**
+ * What a Promise-API lease adds to the core lease: the signal, the listeners, and the end of both. The signal's
+ * controller, its loss watcher and the listeners are all made on first use.
+ */
+class Session {
+  readonly core: CoreLease
+  readonly runner: Runner
+  /** The lease's private scope when the Promise API owns one (`acquire`, `tryAcquire`, `claim`). */
+  readonly #own: Scope.Closeable | undefined
+  #controller: AbortController | undefined
+  /** Waits for the core's `lost` to abort the signal; started with the signal while the lease is held. */
+  #watcher: Fiber.Fiber<LeaseLostError> | undefined
+  #listeners: Listeners | undefined
+  /** Set when `end` began: from then on, a signal made on first access is born aborted. */
+  #ended = false
+  #released: Promise<void> | undefined
+
+  constructor(core: CoreLease, runner: Runner, own: Scope.Closeable | undefined) {
+    this.core = core
+    this.runner = runner
+    this.#own = own
+  }
+
+  signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal
+    const controller = new AbortController()
+    this.#controller = controller
+    const core = this.core
+    if (this.#ended || !core.isHeld) {
+      // The lease already ended: the signal is born aborted, with the reason it would have been aborted with.
+      // A lost lease's `lostError` is the very error its `lost` completes with; it never changes once set.
+      controller.abort(core.lostError ?? releasedError(core))
+    } else {
+      // Started synchronously, so it waits on `lost` before this returns: no loss can slip between.
+      const watcher = Effect.runFork(core.lost)
+      watcher.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) controller.abort(exit.value)
+      })
+      this.#watcher = watcher
+    }
+    return controller.signal
+  }
+
+  on(name: LeaseEventName, listener: AnyListener): () => void {
+    // The lease ended before `on`: every event it will ever have was emitted already ("from now on" is nothing).
+    // The last of them (`Lost` or `Released`) is published after the state leaves `held`, never before.
+    if (!this.core.isHeld) return noop
+    let listeners = this.#listeners
+    if (listeners === undefined) {
+      listeners = new Listeners(this.core.name, this.runner)
+      this.#listeners = listeners
+    }
+    const off = listeners.add(name, listener)
+    if (listeners.dispatcher === undefined) {
+      // Started synchronously, so it subscribes before this returns. The stream replays the most recent event
+      // first, one that happened before this listener was added: dropped. Every later event reaches the listeners
+      // registered by the time it is dispatched.
+      listeners.dispatcher = this.runner.fork(Stream.runForEach(Stream.drop(this.core.events, 1), listeners.dispatch))
+    }
+    return off
+  }
+
+  /**
+   * The finalizer on the lease's scope: aborts `signal`, releases the lease and lets the `released` listeners run.
+   * Runs once per scope close, and again if `release()` runs it directly (under `withLease`); both are harmless.
+   */
+  readonly end: Effect.Effect<void> = Effect.suspend(() => {
+    const core = this.core
+    const wasHeld = core.isHeld
+    this.#ended = true
+    // Work running under the lease must stop before the store is told it is free. A loss the watcher has not
+    // reported yet (the scope can close in the same instant, as under `withLease`) is still reported as such.
+    const controller = this.#controller
+    if (controller !== undefined && !controller.signal.aborted) controller.abort(core.lostError ?? releasedError(core))
+    const watcher = this.#watcher
+    if (watcher !== undefined) {
+      this.#watcher = undefined
+      watcher.interruptUnsafe()
+    }
+    // Under `withLease` the loss closes the scope at once, which can cut the core short before it publishes
+    // `Lost`: then the `lost` listeners are called from here (the dispatcher makes sure it happens once).
+    const listeners = this.#listeners
+    const lost = core.lostError
+    const release =
+      listeners === undefined || wasHeld || lost === undefined
+        ? core.release
+        : Effect.andThen(
+            listeners.dispatch(
+              LeaseEventEnum.Lost({ name: core.name, leaseId: core.leaseId, reason: lost.reason, error: lost })
+            ),
+            core.release
+          )
+    return Effect.andThen(
+      release,
+      Effect.suspend(() => this.#drain(wasHeld))
+    )
+  })
+
+  /**
+   * After the release: releasing a held lease publishes `Released`, which ends the event stream, so waiting for the
+   * dispatcher lets the `released` listeners run. After a loss there is nothing more to wait for. Read only now: a
+   * listener added while the release ran started the dispatcher then.
+   */
+  #drain(wasHeld: boolean): Effect.Effect<void> {
+    const dispatcher = this.#listeners?.dispatcher
+    if (dispatcher === undefined) return Effect.void
+    const interrupt = Fiber.interrupt(dispatcher)
+    return wasHeld ? Effect.andThen(Effect.timeoutOption(Fiber.await(dispatcher), drainBound), interrupt) : interrupt
+  }
+
+  release(): Promise<void> {
+    // After `close()` began, the client releases every lease itself: wait for that.
+    this.#released ??=
+      this.runner.closing ??
+      this.runner.run(this.#own === undefined ? this.end : Scope.close(this.#own, Exit.void), {
+        operation: "release",
+        interruptOnClose: false
+      })
+    return this.#released
+  }
+}
+
 /** @internal */
 interface LeaseInternals {
-  readonly core: CoreLease
-  readonly signal: AbortSignal
-  readonly listeners: Listeners
-  readonly runner: Runner
-  readonly release: Effect.Effect<void>
+  readonly session: Session
 }
 
 /**
@@ -127,20 +252,13 @@ interface LeaseInternals {
  * @since 0.1.0
  */
 export class Lease implements AsyncDisposable {
+  readonly #session: Session
   readonly #core: CoreLease
-  readonly #signal: AbortSignal
-  readonly #listeners: Listeners
-  readonly #runner: Runner
-  readonly #release: Effect.Effect<void>
-  #released: Promise<void> | undefined
 
   /** @internal Leases are made by a `LeasingClient`. */
   constructor(internals: LeaseInternals) {
-    this.#core = internals.core
-    this.#signal = internals.signal
-    this.#listeners = internals.listeners
-    this.#runner = internals.runner
-    this.#release = internals.release
+    this.#session = internals.session
+    this.#core = internals.session.core
   }
 
   /** The lease name. */
@@ -204,10 +322,11 @@ export class Lease implements AsyncDisposable {
   /**
    * Aborted as soon as this process stops holding the lease: when it is lost, with the `LeaseLostError` as
    * `signal.reason`; when it is released (by `release()`, `await using`, the end of `withLease` or
-   * `leasing.close()`), with a `LeaseLostError` of reason `"released"`.
+   * `leasing.close()`), with a `LeaseLostError` of reason `"released"`. Read after the lease ended, it is already
+   * aborted, with that same reason.
    */
   get signal(): AbortSignal {
-    return this.#signal
+    return this.#session.signal()
   }
 
   /**
@@ -218,14 +337,15 @@ export class Lease implements AsyncDisposable {
    * - `"lost"`: the lease is no longer ours (`signal` aborts at the same time).
    * - `"released"`: the lease was released.
    *
-   * A listener that throws, or rejects, is logged and ignored: it cannot break renewal.
+   * A listener that throws, or rejects, is logged and ignored: it cannot break renewal. Added after the lease
+   * ended, a listener is never called.
    */
   on<K extends LeaseEventName>(event: K, listener: LeaseEventListener<K>): () => void {
     if (!eventNames.includes(event)) {
       throw new TypeError(`Unknown lease event "${String(event)}": expected one of ${eventNames.join(", ")}`)
     }
     // The registry is keyed by event name, so a listener only ever receives events of its own type.
-    return this.#listeners.add(event, listener as AnyListener)
+    return this.#session.on(event, listener as AnyListener)
   }
 
   /**
@@ -234,7 +354,7 @@ export class Lease implements AsyncDisposable {
    * deadline, and automatic renewal keeps trying).
    */
   renew(): Promise<void> {
-    return this.#runner.run(this.#core.renew, { operation: "renew" })
+    return this.#session.runner.run(this.#core.renew, { operation: "renew" })
   }
 
   /**
@@ -242,10 +362,7 @@ export class Lease implements AsyncDisposable {
    * because of the store (a release the store does not confirm expires there by itself).
    */
   release(): Promise<void> {
-    // After `close()` began, the client releases every lease itself: wait for that.
-    this.#released ??=
-      this.#runner.closing ?? this.#runner.run(this.#release, { operation: "release", interruptOnClose: false })
-    return this.#released
+    return this.#session.release()
   }
 
   /**
@@ -257,7 +374,9 @@ export class Lease implements AsyncDisposable {
     successorHolderId: string,
     options?: { readonly claimWindow?: DurationInput | undefined }
   ): Promise<string> {
-    const token = await this.#runner.run(this.#core.handoff(successorHolderId, options), { operation: "handoff" })
+    const token = await this.#session.runner.run(this.#core.handoff(successorHolderId, options), {
+      operation: "handoff"
+    })
     // The grant is gone: close this lease's scope now (its release is a no-op in the store).
     await this.release()
     return token
@@ -278,11 +397,15 @@ export class Lease implements AsyncDisposable {
 }
 
 /**
- * Wraps a core lease bound to `scope`: starts the loss watcher and the event dispatcher in `scope`, and registers
- * on it a finalizer that aborts `signal`, releases the lease and lets the `released` listeners run.
+ * Wraps a core lease, registering the finalizer that aborts `signal`, releases the lease and lets the `released`
+ * listeners run. The lease's signal and its listeners' fiber are made on first use.
  *
- * `own` is the lease's private scope when the Promise API owns one (`acquire`, `tryAcquire`): `release()` then
- * closes it. Under `withLease` the scope is the core's, and closes when the callback settles.
+ * - Under `withLease` (`owned` left out), `scope` is the core's: the finalizer is added to it, and it closes when
+ *   the callback settles.
+ * - When the Promise API owns the lease (`acquire`, `tryAcquire`, `claim`), `scope` is the lease's private scope,
+ *   a child of the client's, and `owned.inner` the scope the core lease was acquired into. `scope` gets a single
+ *   finalizer, the release and then the close of `inner` (one finalizer closes faster than two in a row), and
+ *   `release()` closes `scope`.
  *
  * @internal
  */
@@ -290,45 +413,15 @@ export const make = (
   core: CoreLease,
   scope: Scope.Scope,
   runner: Runner,
-  own?: Scope.Closeable
+  owned?: { readonly scope: Scope.Closeable; readonly inner: Scope.Closeable }
 ): Effect.Effect<Lease> =>
-  Effect.gen(function* () {
-    const controller = new AbortController()
-    const listeners = new Listeners(core.name, runner)
-    yield* Effect.forkIn(
-      Effect.flatMap(core.lost, (error) => Effect.sync(() => controller.abort(error))),
-      scope,
-      { startImmediately: true }
+  Effect.suspend(() => {
+    const session = new Session(core, runner, owned?.scope)
+    const lease = new Lease({ session })
+    if (owned === undefined) return Effect.as(Scope.addFinalizer(scope, session.end), lease)
+    const inner = owned.inner
+    return Effect.as(
+      Scope.addFinalizerExit(scope, (exit) => Effect.andThen(session.end, Scope.close(inner, exit))),
+      lease
     )
-    // Started now, so the replayed event it sees first is `Acquired` (ignored) and every later event reaches the
-    // listeners registered by then.
-    const dispatcher = yield* Effect.forkIn(Stream.runForEach(core.events, listeners.dispatch), scope, {
-      startImmediately: true
-    })
-    const end = Effect.suspend(() => {
-      const wasHeld = core.isHeld
-      // Work running under the lease must stop before the store is told it is free. A loss the watcher has not
-      // reported yet (the scope can close in the same instant, as under `withLease`) is still reported as such.
-      if (!controller.signal.aborted) controller.abort(core.lostError ?? releasedError(core))
-      // Under `withLease` the loss closes the scope at once, which can cut the core short before it publishes
-      // `Lost`: then the `lost` listeners are called from here (the dispatcher makes sure it happens once).
-      const lost = core.lostError
-      const reportLoss =
-        wasHeld || lost === undefined
-          ? Effect.void
-          : listeners.dispatch(
-              LeaseEventEnum.Lost({ name: core.name, leaseId: core.leaseId, reason: lost.reason, error: lost })
-            )
-      return reportLoss.pipe(
-        Effect.andThen(core.release),
-        // Releasing a held lease publishes `Released`, which ends the event stream: waiting for the dispatcher lets
-        // the `released` listeners run. After a loss there is nothing more to wait for.
-        Effect.andThen(wasHeld ? Effect.timeoutOption(Fiber.await(dispatcher), drainBound) : Effect.void),
-        Effect.asVoid
-      )
-    })
-    // Added last, so it runs first when the scope closes: before the dispatcher is interrupted.
-    yield* Scope.addFinalizer(scope, end)
-    const release = own === undefined ? end : Scope.close(own, Exit.void)
-    return new Lease({ core, signal: controller.signal, listeners, runner, release })
   })

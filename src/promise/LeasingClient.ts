@@ -184,34 +184,41 @@ export class LeasingClient implements AsyncDisposable, LeaseBuilderTarget {
     // If the run is interrupted right after the lease was made (an abort in the same instant), the run rejects and
     // the caller never sees the lease: it is released here rather than left held until close().
     let made: Lease | undefined
-    const program = Effect.gen(function* () {
-      const manager = yield* LeaseManager
-      const take: Effect.Effect<
-        Option.Option<CoreLease>,
-        AcquireError | LeaseTransferError,
-        Scope.Scope
-      > = operation === "acquire"
-        ? Effect.map(manager.acquire(name, core), Option.some)
-        : operation === "claim"
-          ? Effect.map(manager.claim(name, transferToken ?? "", core), Option.some)
-          : manager.tryAcquire(name, core)
-      return yield* Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function* () {
-          const scope = yield* Scope.fork(runner.scope, "sequential")
-          return yield* restore(take).pipe(
-            Scope.provide(scope),
-            Effect.flatMap(
-              Option.match({
-                onNone: () => Effect.as(Scope.close(scope, Exit.void), null),
-                onSome: (lease) =>
-                  makeLease(lease, scope, runner, scope).pipe(Effect.tap((l) => Effect.sync(() => (made = l))))
+    const program = LeaseManager.use((manager) =>
+      Effect.uninterruptibleMask((restore) => {
+        const take: Effect.Effect<CoreLease | undefined, AcquireError | LeaseTransferError, Scope.Scope> =
+          operation === "acquire"
+            ? manager.acquire(name, core)
+            : operation === "claim"
+              ? manager.claim(name, transferToken ?? "", core)
+              : Effect.map(manager.tryAcquire(name, core), Option.getOrUndefined)
+        // The lease's own scope, a child of the client's: `close()` closes it with the others, `release()` alone.
+        // The core lease lives in `inner`, which the one finalizer of `scope` closes after the Promise lease's end.
+        const scope = Scope.forkUnsafe(runner.scope, "sequential")
+        const inner = Scope.makeUnsafe("sequential")
+        return restore(Scope.provide(take, inner)).pipe(
+          Effect.matchCauseEffect({
+            onFailure: (cause) =>
+              Scope.close(inner, Exit.failCause(cause)).pipe(
+                Effect.andThen(Scope.close(scope, Exit.failCause(cause))),
+                Effect.andThen(Effect.failCause(cause))
+              ),
+            onSuccess: (lease) => {
+              if (lease === undefined) {
+                return Scope.close(inner, Exit.void).pipe(
+                  Effect.andThen(Scope.close(scope, Exit.void)),
+                  Effect.as(null)
+                )
+              }
+              return Effect.map(makeLease(lease, scope, runner, { scope, inner }), (l) => {
+                made = l
+                return l
               })
-            ),
-            Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
-          )
-        })
-      )
-    })
+            }
+          })
+        )
+      })
+    )
     try {
       return await runner.run(program, { operation, signal: options?.signal })
     } catch (error) {

@@ -7,9 +7,9 @@
  *   so `instanceof` and `_tag` work); a `withLease` callback's own rejection is passed through untouched.
  * - An interruption caused by the caller's `AbortSignal` rejects with `signal.reason`, as `fetch` does; one caused
  *   by `close()` rejects with `LeasingClosedError`. `Effect.runPromise` would reject with a generic "All fibers
- *   interrupted" error instead, so runs use `runPromiseExit` and map the `Exit` here.
- * - An already aborted signal rejects before anything runs (`throwIfAborted`): a run would execute its synchronous
- *   prefix, possibly a whole store round trip on the memory provider, before noticing the abort.
+ *   interrupted" error instead, so runs fork a fiber and map its `Exit` here.
+ * - An already aborted signal rejects before anything runs: a run would execute its synchronous prefix, possibly a
+ *   whole store round trip on the memory provider, before noticing the abort.
  *
  * The client's `Scope` (parallel, so `close()` releases many leases at once) is the parent of every lease's scope.
  * `close()` cancels the calls in flight, closes that scope (which releases every lease while the provider is still
@@ -17,7 +17,19 @@
  *
  * @internal
  */
-import { Cause, Data, Effect, Exit, type Layer, type LogLevel, ManagedRuntime, References, Scope } from "effect"
+import {
+  Cause,
+  Context,
+  Data,
+  Effect,
+  Exit,
+  type Fiber,
+  Layer,
+  type LogLevel,
+  ManagedRuntime,
+  References,
+  Scope
+} from "effect"
 import type { LeaseManager } from "../LeaseManager.ts"
 import { LeasingClosedError } from "./LeasingClosedError.ts"
 
@@ -47,6 +59,11 @@ export interface RunOptions {
  */
 export interface Runner {
   run<A, E>(effect: Effect.Effect<A, E, LeaseManager>, options: RunOptions): Promise<A>
+  /**
+   * Starts `effect` in the background with the client's services and log level (a lease's event dispatcher). Not a
+   * call: `close()` does not wait for it, and the runtime's disposal interrupts it if nothing else did.
+   */
+  fork<A, E>(effect: Effect.Effect<A, E, LeaseManager>): Fiber.Fiber<A, unknown>
   /** The pending or finished `close()`, once it was called. */
   readonly closing: Promise<void> | undefined
   /** Logs outside any fiber (for `async` listeners that reject). */
@@ -61,14 +78,40 @@ export interface Runner {
 export class ClientRuntime implements Runner {
   readonly #runtime: ManagedRuntime.ManagedRuntime<LeaseManager, unknown>
   readonly #logLevel: LogLevel.LogLevel | undefined
-  readonly #closeController = new AbortController()
-  readonly #inFlight = new Set<Promise<unknown>>()
+  /**
+   * The runs that did not finish synchronously, each with whether `close()` interrupts it. A run that settles
+   * within `run` (most of them on the memory provider) never enters it.
+   */
+  readonly #inFlight = new Map<Fiber.Fiber<unknown, unknown>, boolean>()
   #closing: Promise<void> | undefined
+  /** Set before `close()` interrupts anything, so that the runs it interrupts see it (`#closing` is set after). */
+  #closeCalled = false
   /** The parent of every lease's scope. */
   readonly scope: Scope.Closeable = Scope.makeUnsafe("parallel")
+  /**
+   * Forks a run on the runtime's built services: what `ManagedRuntime.runFork` does once they are built, minus
+   * registering every fiber that does not finish synchronously for the runtime's disposal to interrupt (a WeakSet
+   * entry, a finalizer and an observer per run, which adds up on an asynchronous store). That registration is not
+   * needed here: `close()` settles every run before it disposes the runtime, and no run starts after `close()`.
+   * Unset until the services are built (and forever if the build failed: runs then fail through the runtime).
+   */
+  #forkBuilt:
+    | (<A, E>(effect: Effect.Effect<A, E, LeaseManager>, options?: Effect.RunOptions) => Fiber.Fiber<A, E>)
+    | undefined
+  #contextRequested = false
 
   constructor(layer: Layer.Layer<LeaseManager, unknown>, logLevel?: LogLevel.LogLevel | undefined) {
-    this.#runtime = ManagedRuntime.make(layer)
+    // The log level is part of the runtime's services, so every run (and every fiber it forks: renewal, the event
+    // dispatcher) logs at it without a per-run `provideService`. Added to the layer's output, after its build, so
+    // the provider's own build is unaffected (it never was: the runtime builds its layer in a fiber of its own),
+    // and over a level the layer may carry, as the per-run setting did.
+    this.#runtime = ManagedRuntime.make(
+      logLevel === undefined
+        ? layer
+        : Layer.flatMap(layer, (context) =>
+            Layer.succeedContext(Context.add(context, References.MinimumLogLevel, logLevel))
+          )
+    )
     this.#logLevel = logLevel
   }
 
@@ -77,7 +120,7 @@ export class ClientRuntime implements Runner {
   }
 
   get closed(): boolean {
-    return this.#closing !== undefined
+    return this.#closeCalled
   }
 
   #configure<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
@@ -86,32 +129,68 @@ export class ClientRuntime implements Runner {
       : Effect.provideService(effect, References.MinimumLogLevel, this.#logLevel)
   }
 
-  async run<A, E>(effect: Effect.Effect<A, E, LeaseManager>, options: RunOptions): Promise<A> {
-    if (this.#closing !== undefined) throw new LeasingClosedError({ operation: options.operation })
+  run<A, E>(effect: Effect.Effect<A, E, LeaseManager>, options: RunOptions): Promise<A> {
+    if (this.#closeCalled) return Promise.reject(new LeasingClosedError({ operation: options.operation }))
     const signal = options.signal
-    signal?.throwIfAborted()
-    const signals: Array<AbortSignal> = []
-    if (signal !== undefined) signals.push(signal)
-    if (options.interruptOnClose !== false) signals.push(this.#closeController.signal)
-    const combined = signals.length > 1 ? AbortSignal.any(signals) : signals[0]
-    const pending = this.#runtime.runPromiseExit(
-      this.#configure(effect),
-      combined === undefined ? undefined : { signal: combined }
-    )
-    this.#inFlight.add(pending)
-    let exit: Exit.Exit<A, unknown>
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    let fiber: Fiber.Fiber<A, unknown>
     try {
-      exit = await pending
-    } finally {
-      this.#inFlight.delete(pending)
+      // The caller's signal interrupts the fiber (the runtime listens to it only while the run is pending);
+      // `close()` interrupts the runs of `#inFlight` itself, so no combined signal is needed.
+      const runOptions = signal === undefined ? undefined : { signal }
+      if (this.#forkBuilt !== undefined) {
+        fiber = this.#forkBuilt(effect, runOptions)
+      } else {
+        fiber = this.#runtime.runFork(effect, runOptions)
+        if (!this.#contextRequested) {
+          // Asked after the first run started the build (never before: the provider is built on first use).
+          this.#contextRequested = true
+          this.#runtime.context().then(
+            (context) => {
+              if (!this.#closeCalled) this.#forkBuilt = Effect.runForkWith(context)
+            },
+            () => {}
+          )
+        }
+      }
+    } catch (error) {
+      return Promise.reject(error)
     }
+    // The fiber ran synchronously as far as it could: it may be done already.
+    const done = fiber.pollUnsafe()
+    if (done !== undefined) {
+      try {
+        return Promise.resolve(this.#outcome(done, options))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    this.#inFlight.set(fiber, options.interruptOnClose !== false)
+    return new Promise<A>((resolve, reject) => {
+      fiber.addObserver((exit) => {
+        this.#inFlight.delete(fiber)
+        try {
+          resolve(this.#outcome(exit, options))
+        } catch (error) {
+          reject(error)
+        }
+      })
+    })
+  }
+
+  /** The value of a run, or throws what the Promise rejects with. */
+  #outcome<A>(exit: Exit.Exit<A, unknown>, options: RunOptions): A {
     if (Exit.isSuccess(exit)) return exit.value
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      if (signal?.aborted) throw signal.reason
-      if (this.#closing !== undefined) throw new LeasingClosedError({ operation: options.operation })
+      if (options.signal?.aborted) throw options.signal.reason
+      if (this.#closeCalled) throw new LeasingClosedError({ operation: options.operation })
     }
     const error = Cause.squash(exit.cause)
     throw error instanceof CallbackFailure ? error.error : error
+  }
+
+  fork<A, E>(effect: Effect.Effect<A, E, LeaseManager>): Fiber.Fiber<A, unknown> {
+    return this.#runtime.runFork(effect)
   }
 
   logWarning(message: string, error: unknown): void {
@@ -119,14 +198,27 @@ export class ClientRuntime implements Runner {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close()
+    if (this.#closing === undefined) {
+      this.#closeCalled = true
+      this.#closing = this.#close()
+    }
     return this.#closing
   }
 
   async #close(): Promise<void> {
-    // 1. Cancel the calls in flight (waits end at once and leave nothing held; releases are not cancelled).
-    this.#closeController.abort()
-    await Promise.allSettled(Array.from(this.#inFlight))
+    // 1. Cancel the calls in flight (waits end at once and leave nothing held; releases are not cancelled), and
+    //    wait for all of them.
+    //    A snapshot first: an interruption can settle runs, which leave `#inFlight` as it is iterated.
+    const inFlight = Array.from(this.#inFlight)
+    for (const [fiber, interrupt] of inFlight) if (interrupt) fiber.interruptUnsafe()
+    await Promise.all(
+      inFlight.map(
+        ([fiber]) =>
+          new Promise<void>((resolve) => {
+            fiber.addObserver(() => resolve())
+          })
+      )
+    )
     // 2. Release every lease while the provider is still up. Not through the runtime: it may have failed to build
     //    (then there is no lease, and running through it would only repeat the build failure).
     await Effect.runPromise(this.#configure(Scope.close(this.scope, Exit.void)))

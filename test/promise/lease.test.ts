@@ -160,3 +160,134 @@ describe("renew and release", () => {
     expect(String(lease)).toContain("free-me")
   })
 })
+
+describe("signal read after the lease ended", () => {
+  it("after release(), it is born aborted with a LeaseLostError of reason 'released', and stays the same object", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("late-signal", { duration: "5 seconds" })
+    await lease.release()
+    const signal = lease.signal
+    expect(signal.aborted).toBe(true)
+    expect(signal.reason).toBeInstanceOf(LeaseLostError)
+    expect(signal.reason).toMatchObject({ reason: "released", leaseName: "late-signal", leaseId: lease.leaseId })
+    expect(lease.signal).toBe(signal)
+  })
+
+  it("after a loss, it is born aborted with the loss itself", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("late-loss", { duration: "5 seconds", autoRenew: false })
+    await leasing.breakLease("late-loss")
+    await expect(lease.renew()).rejects.toBeInstanceOf(LeaseLostError)
+    expect(lease.state).toBe("lost")
+    expect(lease.signal.aborted).toBe(true)
+    expect(lease.signal.reason).toBe(lease.lostError)
+    expect(lease.signal.reason).toMatchObject({ _tag: "LeaseLostError", reason: "broken" })
+    // Releasing the lost lease does not change the reason.
+    await lease.release()
+    expect(lease.signal.reason).toBe(lease.lostError)
+  })
+
+  it("after close(), it is born aborted with reason 'released'", async () => {
+    const leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("late-close", { duration: "5 seconds" })
+    await leasing.close()
+    expect(lease.signal.aborted).toBe(true)
+    expect(lease.signal.reason).toMatchObject({ _tag: "LeaseLostError", reason: "released" })
+  })
+
+  it("read while held, it is not aborted, and aborts with the loss later", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("early-signal", { duration: "5 seconds", autoRenew: false })
+    const signal = lease.signal
+    expect(signal.aborted).toBe(false)
+    await leasing.breakLease("early-signal")
+    await expect(lease.renew()).rejects.toBeInstanceOf(LeaseLostError)
+    await eventually(() => signal.aborted)
+    expect(signal.reason).toBe(lease.lostError)
+    expect(lease.signal).toBe(signal)
+  })
+})
+
+describe("listeners added after acquisition", () => {
+  it("get the events that follow, never one that came before", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("late-listener", { duration: "5 seconds", autoRenew: false })
+    await lease.renew()
+    const renewed: Array<RenewedEvent> = []
+    const lost: Array<LostEvent> = []
+    lease.on("renewed", (event) => renewed.push(event))
+    // The renewal above is the most recent event when the listener is added: it is not delivered. The next one,
+    // started in the same tick as `on`, is.
+    await lease.renew()
+    await eventually(() => renewed.length >= 1)
+    await sleep(30)
+    expect(renewed).toHaveLength(1)
+    expect(renewed[0]?.expiresAt.getTime()).toBe(lease.expiresAt.getTime())
+    // A second event name, added once the dispatcher runs.
+    lease.on("lost", (event) => lost.push(event))
+    await leasing.breakLease("late-listener")
+    await expect(lease.renew()).rejects.toBeInstanceOf(LeaseLostError)
+    await eventually(() => lost.length === 1)
+    expect(lost[0]).toMatchObject({ type: "lost", reason: "broken", leaseId: lease.leaseId })
+    expect(lost[0]?.error).toBe(lease.lostError)
+    await lease.release()
+    await sleep(30)
+    expect(lost).toHaveLength(1)
+    expect(renewed).toHaveLength(1)
+  })
+
+  it("'released' reaches a listener added well after acquisition before release() resolves", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("late-released", { duration: "300 millis" })
+    await eventually(() => lease.renewalCount >= 1)
+    const released: Array<unknown> = []
+    lease.on("released", (event) => released.push(event))
+    await lease.release()
+    expect(released).toEqual([{ type: "released", name: "late-released", leaseId: lease.leaseId, confirmed: true }])
+  })
+
+  it("a listener added after the lease ended is never called", async () => {
+    await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel: "None" })
+    const lease = await leasing.acquire("too-late", { duration: "5 seconds" })
+    await lease.release()
+    const calls: Array<string> = []
+    const offReleased = lease.on("released", (event) => calls.push(event.type))
+    const offLost = lease.on("lost", (event) => calls.push(event.type))
+    await sleep(30)
+    expect(calls).toEqual([])
+    offReleased()
+    offLost()
+    expect(() => lease.on("renew" as "renewed", () => {})).toThrow(TypeError)
+  })
+})
+
+describe("logLevel", () => {
+  it("reaches the library's background work: the renewal fiber's warnings and the listeners' failures", async () => {
+    const logged: Array<string> = []
+    vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+      logged.push(args.map(String).join(" "))
+    })
+    for (const [logLevel, shown] of [
+      ["Warn", true],
+      ["Error", false]
+    ] as const) {
+      logged.length = 0
+      await using leasing = createLeasing({ provider: MemoryLeaseProvider.layer(), logLevel })
+      const lease = await leasing.acquire("noisy", { duration: "300 millis" })
+      lease.on("lost", () => {
+        throw new Error("lost listener boom")
+      })
+      await leasing.breakLease("noisy")
+      await eventually(() => !lease.isHeld)
+      await sleep(50)
+      expect(
+        logged.some((line) => line.includes("lease lost")),
+        logLevel
+      ).toBe(shown)
+      expect(
+        logged.some((line) => line.includes('"lost" listener of lease "noisy" threw')),
+        logLevel
+      ).toBe(shown)
+    }
+  })
+})
