@@ -29,85 +29,90 @@ export const span =
 /** @internal */
 export type ProviderErrorKind = "timeout" | "retryable" | "fatal" | "conflict"
 
-/**
- * The series of `family` with `attributes`, built once and reused: see `LeaseMetrics` for why a metric with its
- * attributes fixed is cheaper to record than `Metric.withAttributes` on every update. Keys are few (provider ×
- * a fixed set of outcomes), so the cache stays small.
- */
-const variants = new Map<string, unknown>()
-const variant = <M>(family: LeaseMetrics.Family<M>, key: string, attributes: () => Record<string, string>): M => {
-  let metric = variants.get(key) as M | undefined
-  if (metric === undefined) {
-    metric = family.with(attributes())
-    variants.set(key, metric)
-  }
-  return metric
-}
-
 const { families } = LeaseMetrics
 
-/** @internal */
-export const acquisition = (provider: string, outcome: "acquired" | "timeout" | "error", elapsedMs: number) =>
-  Effect.andThen(
-    Metric.update(
-      variant(families.acquisitions, `acq|${provider}|${outcome}`, () => ({ provider, outcome })),
-      1
-    ),
-    Metric.update(
-      variant(families.acquireDuration, `acqd|${provider}|${outcome}`, () => ({ provider, outcome })),
-      elapsedMs
-    )
-  )
+type Outcome = "acquired" | "timeout" | "error"
+
+/**
+ * The series of one provider, each built once with its attributes fixed (see `LeaseMetrics` for why that is cheaper
+ * to record than `Metric.withAttributes` on every update). The hot ones are built up front; error and loss series,
+ * keyed by operation and kind or reason, on first use. Providers are few, so the cache stays small.
+ */
+const seriesOf = (provider: string) => {
+  const byOutcome = <M>(family: LeaseMetrics.Family<M>) => ({
+    acquired: family.with({ provider, outcome: "acquired" }),
+    timeout: family.with({ provider, outcome: "timeout" }),
+    error: family.with({ provider, outcome: "error" })
+  })
+  return {
+    acquisitions: byOutcome(families.acquisitions),
+    acquireDuration: byOutcome(families.acquireDuration),
+    renewed: families.renewals.with({ provider, outcome: "success" }),
+    renewFailed: families.renewals.with({ provider, outcome: "failure" }),
+    renewDuration: families.renewDuration.with({ provider }),
+    slack: families.renewalSlack.with({ provider }),
+    held: families.leasesHeld.with({ provider }),
+    hold: families.holdDuration.with({ provider }),
+    lost: new Map<string, ReturnType<typeof families.leasesLost.with>>(),
+    errors: new Map<string, ReturnType<typeof families.providerErrors.with>>()
+  }
+}
+
+const series = new Map<string, ReturnType<typeof seriesOf>>()
+const of = (provider: string) => {
+  let found = series.get(provider)
+  if (found === undefined) {
+    found = seriesOf(provider)
+    series.set(provider, found)
+  }
+  return found
+}
 
 /** @internal */
-export const renewal = (provider: string, outcome: "success" | "failure", latencyMs: number) =>
-  Effect.andThen(
-    Metric.update(
-      variant(families.renewals, `ren|${provider}|${outcome}`, () => ({ provider, outcome })),
-      1
-    ),
-    Metric.update(
-      variant(families.renewDuration, `rend|${provider}`, () => ({ provider })),
-      latencyMs
-    )
-  )
+export const acquisition = (provider: string, outcome: Outcome, elapsedMs: number) => {
+  const s = of(provider)
+  return Effect.andThen(Metric.update(s.acquisitions[outcome], 1), Metric.update(s.acquireDuration[outcome], elapsedMs))
+}
 
 /** @internal */
-export const slack = (provider: string, slackMs: number) =>
-  Metric.update(
-    variant(families.renewalSlack, `slack|${provider}`, () => ({ provider })),
-    slackMs
+export const renewal = (provider: string, outcome: "success" | "failure", latencyMs: number) => {
+  const s = of(provider)
+  return Effect.andThen(
+    Metric.update(outcome === "success" ? s.renewed : s.renewFailed, 1),
+    Metric.update(s.renewDuration, latencyMs)
   )
+}
 
 /** @internal */
-export const providerError = (provider: string, operation: LeaseOperation, kind: ProviderErrorKind) =>
-  Metric.update(
-    variant(families.providerErrors, `err|${provider}|${operation}|${kind}`, () => ({ provider, operation, kind })),
-    1
-  )
+export const slack = (provider: string, slackMs: number) => Metric.update(of(provider).slack, slackMs)
 
-const held = (provider: string) => variant(families.leasesHeld, `held|${provider}`, () => ({ provider }))
+/** @internal */
+export const providerError = (provider: string, operation: LeaseOperation, kind: ProviderErrorKind) => {
+  const { errors } = of(provider)
+  const key = `${operation}|${kind}`
+  let metric = errors.get(key)
+  if (metric === undefined) {
+    metric = families.providerErrors.with({ provider, operation, kind })
+    errors.set(key, metric)
+  }
+  return Metric.update(metric, 1)
+}
 
 /** A lease started: the held gauge goes up. @internal */
-export const leaseStarted = (provider: string) => Metric.modify(held(provider), 1)
+export const leaseStarted = (provider: string) => Metric.modify(of(provider).held, 1)
 
 /** A lease ended (released or lost): the held gauge goes down and the hold time is recorded. @internal */
-export const leaseEnded = (provider: string, heldMs: number, lost?: LeaseLostReason) =>
-  Effect.andThen(
-    Effect.andThen(
-      Metric.modify(held(provider), -1),
-      Metric.update(
-        variant(families.holdDuration, `hold|${provider}`, () => ({ provider })),
-        heldMs
-      )
-    ),
-    lost === undefined
-      ? Effect.void
-      : Metric.update(
-          variant(families.leasesLost, `lost|${provider}|${lost}`, () => ({ provider, reason: lost })),
-          1
-        )
-  )
+export const leaseEnded = (provider: string, heldMs: number, lost?: LeaseLostReason) => {
+  const s = of(provider)
+  const ended = Effect.andThen(Metric.modify(s.held, -1), Metric.update(s.hold, heldMs))
+  if (lost === undefined) return ended
+  let metric = s.lost.get(lost)
+  if (metric === undefined) {
+    metric = families.leasesLost.with({ provider, reason: lost })
+    s.lost.set(lost, metric)
+  }
+  return Effect.andThen(ended, Metric.update(metric, 1))
+}
 
 /**
  * Whether debug logs would be written. Checked before building a debug log and its annotations, which otherwise
