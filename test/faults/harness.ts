@@ -136,42 +136,6 @@ const increment = (record: Record<string, number>, key: string) => {
   record[key] = (record[key] ?? 0) + 1
 }
 
-/**
- * The clock in context, with its monotonic time read in whole milliseconds (rounded up), sleeps stretched to match
- * (a sleep of `d` from a reading `r` ends when the reading is at least `r + d`), and no zero-length sleeps.
- *
- * Why: two core defects under `TestClock`, reported with issue 10. (1) The renewal loop compares
- * `anchor + renewInterval` (a float sum) with the clock after sleeping the difference; the two can differ by one
- * ulp, and the loop then sleeps ~0 ms again and again and never renews. Whole milliseconds make both sides exact,
- * and stretching the sleeps keeps every fiber's view of "the deadline has passed" consistent. (2) At the safety
- * deadline, a renewal loop that wakes before the watchdog fails at once (no budget left) and sleeps 0 ms in a loop;
- * TestClock cannot run the watchdog until that fiber suspends, so each such loss burned a second of real time. The
- * wall clock is untouched, so every check below uses unrounded times. Harmless once the core is fixed.
- */
-export const wholeMillisecondMonotonic = (clock: Clock.Clock): Clock.Clock => {
-  const unit = 1_000_000n
-  const monotonic = () => {
-    const nanos = clock.monotonicTimeNanosUnsafe()
-    return ((nanos + unit - 1n) / unit) * unit
-  }
-  return {
-    currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
-    currentTimeMillis: clock.currentTimeMillis,
-    currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
-    currentTimeNanos: clock.currentTimeNanos,
-    monotonicTimeNanosUnsafe: monotonic,
-    monotonicTimeNanos: Effect.sync(monotonic),
-    sleep: (duration) =>
-      Effect.suspend(() => {
-        const ahead = monotonic() - clock.monotonicTimeNanosUnsafe()
-        const total = ahead === 0n ? duration : Duration.sum(duration, Duration.nanos(ahead))
-        // Never a zero sleep: TestClock returns from one without suspending, and a loop of them starves the fiber
-        // that would end the loop (the core's renewal loop at the safety deadline, before the watchdog has run).
-        return clock.sleep(Duration.isZero(total) ? Duration.nanos(1n) : total)
-      })
-  }
-}
-
 /** Runs one scenario on one backend with one seed. */
 export const runScenario = (
   scenario: Scenario,

@@ -12,15 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { MemoryLeaseProvider } from "../../src/memory/index.ts"
-import {
-  type Backend,
-  type Outcome,
-  runScenario,
-  type Scenario,
-  summary,
-  violations,
-  wholeMillisecondMonotonic
-} from "./harness.ts"
+import { type Backend, type Outcome, runScenario, type Scenario, summary, violations } from "./harness.ts"
 import * as Scenarios from "./scenarios.ts"
 
 const scale: Scenarios.Scale = { lease: 1_000, faultMs: 100_000, healMs: 20_000, minCyclesAfterHeal: 10 }
@@ -37,9 +29,7 @@ const run = (scenario: Scenario, seed: number) =>
       checker: store,
       advance: (ms) => TestClock.adjust(Duration.millis(ms)).pipe(Effect.provideService(Clock.Clock, testClock))
     }
-    return yield* Effect.scoped(runScenario(scenario, backend, seed)).pipe(
-      Effect.provideService(Clock.Clock, wholeMillisecondMonotonic(testClock))
-    )
+    return yield* Effect.scoped(runScenario(scenario, backend, seed))
   }).pipe(Effect.provide(TestClock.layer()))
 
 const runAll = (scenario: Scenario) =>
