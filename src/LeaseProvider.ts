@@ -172,6 +172,11 @@ export interface LeaseProviderShape {
   readonly tryAcquire: (
     request: AcquireRequest
   ) => Effect.Effect<AcquireResult, ProviderUnavailableError | LeaseConflictError | InvalidLeaseOptionsError>
+  /**
+   * Extends `leaseId`'s grant to `duration` from now. The core starts the renewals that fall due together in one
+   * turn of the event loop (its scheduler coalesces those due within 10 ms), so a provider may batch the calls it
+   * receives in one turn into one store request (Redis does), as long as each call gets its own answer.
+   */
   readonly renew: (request: {
     readonly name: string
     readonly leaseId: string
