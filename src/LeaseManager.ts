@@ -227,6 +227,7 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
     // One timer for all the leases of this manager, instead of a fiber and a timer per lease.
     const scheduler = Runtime.makeScheduler()
     const resolve = optionsCache(provider, config.defaults)
+    const waiting = new Acquire.Waiting()
 
     const acquireWith = (name: string, options: LeaseOptions.LeaseOptions | undefined, once: boolean) =>
       Effect.flatMap(Runtime.monotonicMillis, (started) => {
@@ -249,7 +250,13 @@ export const make = (config: LeaseManagerConfig = {}): Effect.Effect<LeaseManage
       Effect.gen(function* () {
         yield* validateName(name, provider.name)
         const resolved = yield* resolve(name, options)
-        const args: Acquire.AcquireArgs = { provider, name, holderId: resolved.holderId ?? holderId, options: resolved }
+        const args: Acquire.AcquireArgs = {
+          provider,
+          name,
+          holderId: resolved.holderId ?? holderId,
+          options: resolved,
+          waiting
+        }
         yield* Effect.annotateCurrentSpan("lease.holder_id", args.holderId)
         return args
       })
