@@ -4,9 +4,9 @@
  * `Effect.timeoutOrElse` under any other; both are checked here, the real one with real (short) time.
  */
 import { afterEach, assert, beforeEach, describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { LeaseManager } from "../../src/index.ts"
+import { LeaseManager, LeaseProvider } from "../../src/index.ts"
 import * as Scheduler from "../../src/internal/renewalScheduler.ts"
 import * as Timer from "../../src/internal/timer.ts"
 import { MemoryLeaseProvider } from "../../src/memory/index.ts"
@@ -229,5 +229,46 @@ describe("renewal through the shared scheduler", () => {
         })
       )
     }).pipe(Effect.provide(layer))
+  )
+})
+
+describe("release while a renewal is in flight", () => {
+  it.effect(
+    "the release goes out at once, and the attempt in flight is interrupted (its answer no longer counts)",
+    () =>
+      Effect.gen(function* () {
+        const real = yield* MemoryLeaseProvider.make()
+        const events: Array<string> = []
+        const provider = {
+          ...real,
+          renew: (request: Parameters<typeof real.renew>[0]) =>
+            Effect.andThen(
+              Effect.sync(() => events.push("renew sent")),
+              // A store that answers renewals only after 3 s (the lease's safety deadline is at 9 s).
+              Effect.delay(real.renew(request), "3 seconds")
+            ).pipe(Effect.onInterrupt(() => Effect.sync(() => events.push("renew interrupted")))),
+          release: (request: Parameters<typeof real.release>[0]) =>
+            Effect.andThen(
+              Effect.sync(() => events.push("release sent")),
+              real.release(request)
+            )
+        }
+        const manager = yield* LeaseManager.make({ holderId: "slow" }).pipe(
+          Effect.provideService(LeaseProvider, provider)
+        )
+        const scope = yield* Scope.make()
+        const lease = yield* manager.acquire("slow-renew", { duration: "10 seconds" }).pipe(Scope.provide(scope))
+        yield* TestClock.adjust("7 seconds") // renewal due at 6.67 s: sent, and waiting for its answer
+        expect(events).toEqual(["renew sent"])
+        // No time passes: the release does not wait for the renewal in flight.
+        yield* Scope.close(scope, Exit.void)
+        expect(events).toEqual(["renew sent", "renew interrupted", "release sent"])
+        expect(lease.state).toBe("released")
+        expect((yield* real.inspect("slow-renew")).holderId).toBeUndefined()
+        // Nothing is left scheduled: no renewal or loss later on.
+        yield* TestClock.adjust("1 minute")
+        expect(events).toEqual(["renew sent", "renew interrupted", "release sent"])
+        expect(lease.state).toBe("released")
+      })
   )
 })
