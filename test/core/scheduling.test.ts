@@ -272,3 +272,42 @@ describe("release while a renewal is in flight", () => {
       })
   )
 })
+
+describe("courtesy to waiters of the same manager", () => {
+  it.effect("a new acquire of a name its manager already waits for lets other fibers run before its attempt", () =>
+    Effect.gen(function* () {
+      const real = yield* MemoryLeaseProvider.make()
+      const order: Array<string> = []
+      const recording = {
+        ...real,
+        tryAcquire: (request: Parameters<typeof real.tryAcquire>[0]) =>
+          Effect.andThen(
+            Effect.sync(() => order.push(`attempt by ${request.holderId}`)),
+            real.tryAcquire(request)
+          )
+      }
+      const mine = yield* LeaseManager.make({ holderId: "mine" }).pipe(Effect.provideService(LeaseProvider, recording))
+      const other = yield* LeaseManager.make({ holderId: "other" }).pipe(Effect.provideService(LeaseProvider, real))
+      const scope = yield* Scope.make()
+      yield* other.acquire("courtesy", { duration: "1 minute" }).pipe(Scope.provide(scope))
+      // A waiter of `mine`: its first attempt finds the lease held, and it waits.
+      const waiter = yield* Effect.forkChild(Effect.scoped(mine.acquire("courtesy", { duration: "1 minute" })), {
+        startImmediately: true
+      })
+      expect(order).toEqual(["attempt by mine", "attempt by mine"]) // fast path, then the re-check after registering
+      // A fiber scheduled now, and a newcomer of the same manager: the newcomer yields once, so the scheduled fiber
+      // runs before its attempt. (A newcomer of a manager with no waiters would attempt at once.)
+      yield* Effect.forkChild(Effect.sync(() => order.push("scheduled fiber")))
+      const newcomer = yield* Effect.forkChild(
+        Effect.scoped(mine.tryAcquire("courtesy-free")).pipe(
+          Effect.andThen(Effect.scoped(mine.acquire("courtesy", { duration: "1 minute", timeout: 0 })))
+        ),
+        { startImmediately: true }
+      )
+      yield* Fiber.await(newcomer)
+      expect(order.slice(2)).toEqual(["attempt by mine", "scheduled fiber", "attempt by mine"])
+      yield* Scope.close(scope, Exit.void)
+      yield* Fiber.join(waiter)
+    }).pipe(Effect.provide(MemoryLeaseProvider.layer()))
+  )
+})
