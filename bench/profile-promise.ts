@@ -1,6 +1,6 @@
 /**
  * Profiling aid (not part of `npm run bench`): runs N sequential acquire + release cycles through the Promise API
- * (`createLeasing`) on the memory provider (or Redis with `--redis=<url>`) so `node --cpu-prof` shows where the
+ * (`createLeasing`) on the memory provider (or, with `--redis`, on a private redis-server) so `node --cpu-prof` shows where the
  * Promise wrapper spends its CPU. The Effect-API counterpart is `bench/profile-core.ts`.
  *
  *   npm exec -- node --conditions=leasing-source --cpu-prof --cpu-prof-dir=/tmp/prof-promise bench/profile-promise.ts
@@ -8,12 +8,13 @@
 import { MemoryLeaseProvider } from "../src/memory/index.ts"
 import { createLeasing } from "../src/promise/index.ts"
 import { RedisLeaseProvider } from "../src/redis/index.ts"
+import { startServer } from "./lib/redis.ts"
 
 const cycles = Number(process.argv.find((a) => a.startsWith("--cycles="))?.slice(9) ?? 20000)
-const url = process.argv.find((a) => a.startsWith("--redis="))?.slice(8)
+const server = process.argv.includes("--redis") ? await startServer() : undefined
 
 const leasing = createLeasing({
-  provider: url === undefined ? MemoryLeaseProvider.layer() : RedisLeaseProvider.layer({ url }),
+  provider: server === undefined ? MemoryLeaseProvider.layer() : RedisLeaseProvider.layer({ url: server.url }),
   holderId: "prof",
   logLevel: "None"
 })
@@ -32,3 +33,4 @@ console.log(
     `${((cpu.user + cpu.system) / cycles).toFixed(1)} µs/cycle CPU`
 )
 await leasing.close()
+await server?.close()

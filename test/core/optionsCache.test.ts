@@ -35,6 +35,7 @@ describe("resolved options cache", () => {
       const second = yield* Effect.scoped(manager.acquire("c", { duration: 1_500 }).pipe(Effect.map((l) => l.options)))
       expect(second).toBe(first)
       // A number is milliseconds; "1500" is not a valid duration string and must be refused, not served from cache.
+      // The types reject "1500" already; the cast plays a caller without them (plain JavaScript, parsed config).
       const refused = yield* Effect.exit(Effect.scoped(manager.acquire("c", { duration: "1500" as unknown as number })))
       expect(Exit.isFailure(refused)).toBe(true)
     }).pipe(Effect.provide(MemoryLeaseProvider.layer()))
