@@ -8,6 +8,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { LeaseManager, LeaseProvider, type LeaseProviderShape } from "../../src/index.ts"
 import { MemoryLeaseProvider } from "../../src/memory/index.ts"
+import { counting, increasing, takeTurns, waiters } from "../support/waiters.ts"
 
 const grant = (name: string, leaseId: string) => ({
   name,
@@ -168,57 +169,15 @@ describe("memory push wake-up: one waiter per release", () => {
 
   it.effect("8 waiters through LeaseManager get the lease in turn, with one attempt per handoff", () =>
     Effect.gen(function* () {
-      const real = yield* MemoryLeaseProvider.make()
-      const wait = waitOf(real)
-      const stats = { attempts: 0, registered: 0 }
-      const provider: LeaseProviderShape = {
-        ...real,
-        tryAcquire: (request) =>
-          Effect.suspend(() => {
-            stats.attempts++
-            return real.tryAcquire(request)
-          }),
-        waitForRelease: (name) =>
-          Effect.tap(wait(name), () =>
-            Effect.acquireRelease(
-              Effect.sync(() => stats.registered++),
-              () => Effect.sync(() => stats.registered--)
-            )
-          )
-      }
-      const manager = (holderId: string) =>
-        LeaseManager.make({ holderId }).pipe(Effect.provideService(LeaseProvider, provider))
-      const managers = [yield* manager("m0"), yield* manager("m1"), yield* manager("m2"), yield* manager("m3")]
+      const { provider, stats } = counting(yield* MemoryLeaseProvider.make())
       const opts = { duration: Duration.seconds(60) }
       const name = "queue"
-
       const holderScope = yield* Scope.make()
-      const first = yield* (yield* manager("holder")).acquire(name, opts).pipe(Scope.provide(holderScope))
-
-      let inside = 0
-      let maxInside = 0
-      const order: Array<number> = []
-      const tokens: Array<bigint> = [first.fencingToken]
-      // Two waiters per manager: 8 in all.
-      const waiters = 8
-      const fibers = yield* Effect.forEach(
-        managers.flatMap((manager) => [manager, manager]),
-        (manager, i) =>
-          Effect.forkChild(
-            Effect.scoped(
-              Effect.gen(function* () {
-                const lease = yield* manager.acquire(name, opts)
-                inside++
-                maxInside = Math.max(maxInside, inside)
-                order.push(i)
-                tokens.push(lease.fencingToken)
-                yield* Effect.yieldNow
-                inside--
-              })
-            ),
-            { startImmediately: true }
-          )
+      const holder = yield* LeaseManager.make({ holderId: "holder" }).pipe(
+        Effect.provideService(LeaseProvider, provider)
       )
+      const first = yield* holder.acquire(name, opts).pipe(Scope.provide(holderScope))
+      const turns = yield* takeTurns(provider, name, opts, first.fencingToken)
       const step = TestClock.adjust(Duration.millis(1))
       for (let i = 0; i < 1_000 && stats.registered < waiters; i++) yield* step
       expect(stats.registered).toBe(waiters)
@@ -226,11 +185,11 @@ describe("memory push wake-up: one waiter per release", () => {
       const before = stats.attempts
       yield* Scope.close(holderScope, Exit.void)
       // At most 2 s of test time: far from the 60 s expiry, so only push wake-ups can hand the lease on.
-      for (let i = 0; i < 2_000 && order.length < waiters; i++) yield* step
-      expect([...order].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
-      expect(maxInside).toBe(1)
-      expect(tokens.every((token, i) => i === 0 || token > (tokens[i - 1] ?? token))).toBe(true)
-      for (const fiber of fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+      for (let i = 0; i < 2_000 && turns.order.length < waiters; i++) yield* step
+      expect([...turns.order].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+      expect(turns.maxInside()).toBe(1)
+      expect(increasing(turns.tokens)).toBe(true)
+      for (const fiber of turns.fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
       // One attempt per handoff; waking every waiter on each release would make 8 + 7 + ... + 1 = 36.
       const attempts = stats.attempts - before
       expect(attempts).toBeGreaterThanOrEqual(waiters)

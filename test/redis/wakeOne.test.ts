@@ -9,6 +9,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { LeaseManager, LeaseProvider, type LeaseProviderShape } from "../../src/index.ts"
 import { RedisLeaseProvider } from "../../src/redis/index.ts"
 import * as ReleaseNotifier from "../../src/redis/ReleaseNotifier.ts"
+import { counting, increasing, takeTurns, waiters } from "../support/waiters.ts"
 import { buildProvider, eventually, rawClient, uniqueName, useRedisServer } from "./helpers.ts"
 
 const server = useRedisServer()
@@ -175,57 +176,15 @@ describe("Redis push wake-up: one waiter per release", () => {
   it.live("8 waiters through LeaseManager get the lease in turn, with about one attempt per handoff", () =>
     Effect.gen(function* () {
       const built = yield* buildProvider(RedisLeaseProvider.layer({ url: server().url }))
-      const real = built.provider
-      const wait = waitOf(real)
-      const stats = { attempts: 0, registered: 0 }
-      const provider: LeaseProviderShape = {
-        ...real,
-        tryAcquire: (request) =>
-          Effect.suspend(() => {
-            stats.attempts++
-            return real.tryAcquire(request)
-          }),
-        waitForRelease: (name) =>
-          Effect.tap(wait(name), () =>
-            Effect.acquireRelease(
-              Effect.sync(() => stats.registered++),
-              () => Effect.sync(() => stats.registered--)
-            )
-          )
-      }
-      const manager = (holderId: string) =>
-        LeaseManager.make({ holderId }).pipe(Effect.provideService(LeaseProvider, provider))
-      const managers = [yield* manager("m0"), yield* manager("m1"), yield* manager("m2"), yield* manager("m3")]
+      const { provider, stats } = counting(built.provider)
       const opts = { duration: Duration.seconds(10) }
       const name = uniqueName("queue")
-
       const holderScope = yield* Scope.make()
-      const first = yield* (yield* manager("holder")).acquire(name, opts).pipe(Scope.provide(holderScope))
-
-      let inside = 0
-      let maxInside = 0
-      const order: Array<number> = []
-      const tokens: Array<bigint> = [first.fencingToken]
-      // Two waiters per manager: 8 in all.
-      const waiters = 8
-      const fibers = yield* Effect.forEach(
-        managers.flatMap((manager) => [manager, manager]),
-        (manager, i) =>
-          Effect.forkChild(
-            Effect.scoped(
-              Effect.gen(function* () {
-                const lease = yield* manager.acquire(name, opts)
-                inside++
-                maxInside = Math.max(maxInside, inside)
-                order.push(i)
-                tokens.push(lease.fencingToken)
-                yield* Effect.yieldNow
-                inside--
-              })
-            ),
-            { startImmediately: true }
-          )
+      const holder = yield* LeaseManager.make({ holderId: "holder" }).pipe(
+        Effect.provideService(LeaseProvider, provider)
       )
+      const first = yield* holder.acquire(name, opts).pipe(Scope.provide(holderScope))
+      const turns = yield* takeTurns(provider, name, opts, first.fencingToken)
       yield* eventually(
         Effect.sync(() => stats.registered === waiters),
         "every waiter is registered and asleep"
@@ -236,15 +195,15 @@ describe("Redis push wake-up: one waiter per release", () => {
       yield* Scope.close(holderScope, Exit.void)
       // Far below the 10 s expiry: only push wake-ups can have handed the lease on in that time.
       yield* eventually(
-        Effect.sync(() => order.length === waiters),
+        Effect.sync(() => turns.order.length === waiters),
         "every waiter got the lease in turn",
         "5 seconds"
       )
       expect(Date.now() - releasedAt).toBeLessThan(5_000)
-      expect([...order].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
-      expect(maxInside).toBe(1)
-      expect(tokens.every((token, i) => i === 0 || token > (tokens[i - 1] ?? token))).toBe(true)
-      for (const fiber of fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+      expect([...turns.order].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+      expect(turns.maxInside()).toBe(1)
+      expect(increasing(turns.tokens)).toBe(true)
+      for (const fiber of turns.fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
       // About one attempt per handoff; waking every waiter on each release would make 8 + 7 + ... + 1 = 36.
       const attempts = stats.attempts - before
       expect(attempts).toBeGreaterThanOrEqual(waiters)
