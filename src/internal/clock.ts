@@ -13,10 +13,17 @@ import { Clock, Effect } from "effect"
  *
  * @internal
  */
-export const monotonicMillis: Effect.Effect<number> = Effect.map(
-  Clock.monotonicTimeNanos,
-  (n) => Math.ceil(Number(n) / 1e3) / 1e3
-)
+export const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.monotonicTimeNanos, (n) => nanosToMillis(n))
+
+/**
+ * The same reading as `monotonicMillis`, synchronously, from a `Clock` at hand (the renewal scheduler arms its timer
+ * outside any fiber).
+ *
+ * @internal
+ */
+export const monotonicMillisOf = (clock: Clock.Clock): number => nanosToMillis(clock.monotonicTimeNanosUnsafe())
+
+const nanosToMillis = (nanos: bigint): number => Math.ceil(Number(nanos) / 1e3) / 1e3
 
 /**
  * Whether `now` has reached `at`, with one microsecond of tolerance for float rounding.

@@ -17,12 +17,11 @@
  * @internal
  */
 import { Clock, Context, Effect } from "effect"
-import { monotonicMillis, reached } from "./clock.ts"
+import { monotonicMillis, monotonicMillisOf, reached } from "./clock.ts"
 import * as Timer from "./timer.ts"
 
-/** Monotonic milliseconds on the clock of `context`, read synchronously (the same rounding as `monotonicMillis`). */
-const nowIn = (context: Context.Context<never>): number =>
-  Math.ceil(Number(Context.get(context, Clock.Clock).monotonicTimeNanosUnsafe()) / 1e3) / 1e3
+/** Monotonic milliseconds on the clock of `context`, read synchronously. */
+const nowIn = (context: Context.Context<never>): number => monotonicMillisOf(Context.get(context, Clock.Clock))
 
 /** What the scheduler needs from an entry: its slot in the heap and the context to arm a timer from. @internal */
 export interface Schedulable {
