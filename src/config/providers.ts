@@ -76,7 +76,8 @@ export const redisVariables = {
   keyPrefix: "LEASING_REDIS_KEY_PREFIX",
   connectTimeout: "LEASING_REDIS_CONNECT_TIMEOUT",
   commandTimeout: "LEASING_REDIS_COMMAND_TIMEOUT",
-  pushWakeUp: "LEASING_REDIS_PUSH_WAKE_UP"
+  pushWakeUp: "LEASING_REDIS_PUSH_WAKE_UP",
+  batchRenewals: "LEASING_REDIS_BATCH_RENEWALS"
 } as const
 
 const redisConfig: Config.Config<RedisLeaseProvider.RedisLeaseProviderConfig> = Config.all({
@@ -90,7 +91,8 @@ const redisConfig: Config.Config<RedisLeaseProvider.RedisLeaseProviderConfig> = 
   keyPrefix: optional(Config.String(redisVariables.keyPrefix)),
   connectTimeout: optional(Config.Duration(redisVariables.connectTimeout)),
   commandTimeout: optional(Config.Duration(redisVariables.commandTimeout)),
-  pushWakeUp: optional(Config.Boolean(redisVariables.pushWakeUp))
+  pushWakeUp: optional(Config.Boolean(redisVariables.pushWakeUp)),
+  batchRenewals: optional(Config.Boolean(redisVariables.batchRenewals))
 })
 
 /**

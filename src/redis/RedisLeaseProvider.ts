@@ -100,6 +100,7 @@ export interface RedisLeaseProviderConfig {
   readonly connectTimeout?: Duration.Duration | undefined
   readonly commandTimeout?: Duration.Duration | undefined
   readonly pushWakeUp?: boolean | undefined
+  readonly batchRenewals?: boolean | undefined
 }
 
 const entraOptions = (
@@ -267,7 +268,7 @@ const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
 /**
  * The default configuration: `REDIS_URL` (redacted), `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`, `REDIS_USERNAME`,
  * `REDIS_PASSWORD` (redacted), `REDIS_TLS`, `REDIS_KEY_PREFIX`, `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT`,
- * `REDIS_PUSH_WAKE_UP`; all optional.
+ * `REDIS_PUSH_WAKE_UP`, `REDIS_BATCH_RENEWALS`; all optional.
  *
  * @since 0.1.0
  */
@@ -282,7 +283,8 @@ export const defaultConfig: Config.Config<RedisLeaseProviderConfig> = Config.all
   keyPrefix: optional(Config.String("REDIS_KEY_PREFIX")),
   connectTimeout: optional(Config.Duration("REDIS_CONNECT_TIMEOUT")),
   commandTimeout: optional(Config.Duration("REDIS_COMMAND_TIMEOUT")),
-  pushWakeUp: optional(Config.Boolean("REDIS_PUSH_WAKE_UP"))
+  pushWakeUp: optional(Config.Boolean("REDIS_PUSH_WAKE_UP")),
+  batchRenewals: optional(Config.Boolean("REDIS_BATCH_RENEWALS"))
 })
 
 /**

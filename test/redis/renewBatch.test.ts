@@ -188,4 +188,27 @@ describe("batched renewals", () => {
       yield* built.close
     }).pipe(Effect.scoped)
   )
+
+  it.live("batchRenewals: false sends every renewal as its own single-lease script", () =>
+    Effect.gen(function* () {
+      const redis = yield* rawClient(server())
+      const built = yield* buildProvider(
+        RedisLeaseProvider.layer({ client: redis, keyPrefix: "test-batch-off:", batchRenewals: false })
+      )
+      const names = [uniqueName("off-1"), uniqueName("off-2"), uniqueName("off-3")]
+      for (const name of names) yield* built.provider.tryAcquire(grant(name, "a"))
+      yield* loadScripts(redis)
+      const calls = recordScripts(redis)
+      yield* Effect.all(
+        names.map((name) => built.provider.renew({ name, leaseId: "a", duration: Duration.seconds(10) })),
+        { concurrency: "unbounded" }
+      )
+      expect(calls).toEqual([
+        { script: "renew", keys: 2 },
+        { script: "renew", keys: 2 },
+        { script: "renew", keys: 2 }
+      ])
+      yield* built.close
+    }).pipe(Effect.scoped)
+  )
 })
